@@ -1,0 +1,74 @@
+"""The `rag` command: one sub-command per module in this package.
+
+Each sub-command module exposes ``add_parser(subparsers)`` and ``run(args, settings) -> int``.
+User errors (``RagError``) are printed as one clear line on stderr with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from rag.config import Settings
+from rag.errors import RagError
+
+SUBCOMMANDS = ["ingest", "search", "ask", "eval", "serve"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="中文新闻问答助手 / Chinese news question answering with citations.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"rag.cli.{name}_cmd")
+        except ModuleNotFoundError as exc:  # a sub-command not built yet
+            if exc.name != f"rag.cli.{name}_cmd":
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Options every sub-command accepts; they override RAG_* environment variables."""
+    parser.add_argument("--index", dest="index_dir", default=None, help="index directory (env RAG_INDEX_DIR, default ./index)")
+    parser.add_argument("--model", dest="embedding_model", default=None, help="embedding model: sentence-transformers name or path (env RAG_EMBEDDING_MODEL)")
+    parser.add_argument("--cache-dir", dest="cache_dir", default=None, help="model cache directory (env RAG_CACHE_DIR)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    from pathlib import Path
+
+    settings = Settings.from_env()
+    overrides = {}
+    for name in ("index_dir", "cache_dir"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = Path(value).expanduser()
+    for name in ("embedding_model",):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return settings.replace(**overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        return int(args.handler(args, settings) or 0)
+    except RagError as exc:
+        print(f"错误 / error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

