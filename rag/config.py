@@ -67,6 +67,7 @@ class Settings:
     auth: str | None = None  # "user:password"
     upload_max_bytes: int = 10 * 1024 * 1024
     feedback_path: Path = PROJECT_ROOT / "feedback" / "feedback.jsonl"
+    upload_dir: Path = PROJECT_ROOT / "data" / "uploads"
 
     @property
     def model_cache_dir(self) -> Path:

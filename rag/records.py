@@ -88,3 +88,46 @@ class SearchResult:
             "text": self.chunk.text,
             "score": float(self.score),
         }
+
+
+@dataclass
+class Citation:
+    """A passage cited in an answer as ``[n]``; ``support`` holds the answer sentences it backs."""
+
+    n: int
+    result: SearchResult
+    support: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.result.to_json()
+        data.pop("rank")
+        return {"n": self.n, **data}
+
+
+@dataclass
+class Answer:
+    """What the answering chain returns. ``to_json`` is the exact `rag ask --json` schema."""
+
+    question: str
+    answer: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    contexts: list[SearchResult] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    standalone_question: str | None = None  # the rewritten follow-up, when it differs
+    unsupported: list[str] = field(default_factory=list)  # answer sentences no passage supports
+
+    def to_json(self) -> dict[str, Any]:
+        contexts = []
+        for r in self.contexts:
+            item = r.to_json()
+            item.pop("rank")
+            contexts.append({"n": r.rank, **item})
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [c.to_json() for c in self.citations],
+            "contexts": contexts,
+            "timings_ms": {k: round(float(v), 2) for k, v in self.timings_ms.items()},
+        }
