@@ -1,0 +1,40 @@
+"""`rag ingest [PATH ...] [--index DIR] [--rebuild]`: build or update the index."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rag.cli import add_common_options
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser("ingest", help="build or update the index from corpus files (default: the bundled newspapers)")
+    parser.add_argument("paths", nargs="*", type=Path, help="files or folders (.txt .md .jsonl); default: data/corpus")
+    parser.add_argument("--rebuild", action="store_true", help="ignore the existing index and build from scratch")
+    parser.add_argument("--chunk-size", type=int, default=None, help="target chunk size in characters (env RAG_CHUNK_SIZE)")
+    parser.add_argument("--chunk-overlap", type=int, default=None, help="overlap in characters (env RAG_CHUNK_OVERLAP)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_common_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings) -> int:
+    from rag.errors import InputError
+    from rag.store import ingest
+
+    settings = settings.replace(chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap)
+    if settings.chunk_size < 50 or not 0 <= settings.chunk_overlap < settings.chunk_size:
+        raise InputError("Chunk size must be at least 50 and the overlap between 0 and the chunk size.")
+    for path in args.paths:
+        if not path.exists():
+            raise InputError(f"No such file or folder: {path}")
+    report = ingest(args.paths or None, settings, rebuild=args.rebuild, show_progress=True)
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        print(report.summary())
+        print(f"index: {settings.index_dir}")
+    return 1 if report.failed else 0

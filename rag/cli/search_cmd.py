@@ -1,0 +1,83 @@
+"""`rag search QUERY [-k 5] [--mode hybrid|dense|bm25] [--json]` and `rag search --batch FILE`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rag.cli import add_common_options
+
+
+def add_parser(sub) -> None:
+    parser = sub.add_parser("search", help="retrieve passages for a query")
+    parser.add_argument("query", nargs="?", help="the query (Chinese)")
+    parser.add_argument("-k", type=int, default=None, help="number of results (default 5, env RAG_TOP_K)")
+    parser.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None, help="retrieval mode (default hybrid)")
+    parser.add_argument("--batch", type=Path, help="file of questions: one per line, or JSON Lines with a 'question' key")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    add_common_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings) -> int:
+    from rag.errors import InputError
+    from rag.retrieval import load_searcher
+
+    settings = settings.replace(top_k=args.k, retrieval_mode=args.mode)
+    if args.batch is None and not (args.query or "").strip():
+        raise InputError("Give a query, e.g. rag search \"太钢的碳中和目标是什么\", or --batch FILE.")
+    queries = read_batch(args.batch) if args.batch else [args.query]
+    searcher = load_searcher(settings)
+    for query in queries:
+        results = searcher.search(query, settings.top_k, settings.retrieval_mode)
+        if args.json or args.batch:
+            print(json.dumps({"query": query, "results": [r.to_json() for r in results]}, ensure_ascii=False), flush=True)
+        else:
+            print_results(query, results)
+    return 0
+
+
+def read_batch(path: Path) -> list[str]:
+    """Questions from a plain-text file (one per line) or JSON Lines with a ``question`` key."""
+    from rag.errors import InputError
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"Cannot read {path}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            raise InputError(f"{path} is neither UTF-8 nor GB18030 text.") from None
+    questions = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}, line {number}: invalid JSON ({exc.msg}).") from None
+            question = record.get("question") if isinstance(record, dict) else None
+            if not isinstance(question, str) or not question.strip():
+                raise InputError(f"{path}, line {number}: no non-empty 'question' string.")
+            questions.append(question.strip())
+        else:
+            questions.append(line)
+    if not questions:
+        raise InputError(f"{path} holds no questions.")
+    return questions
+
+
+def print_results(query: str, results) -> None:
+    print(f"查询 / query: {query}\n")
+    for r in results:
+        c = r.chunk
+        meta = " · ".join(x for x in (c.source, c.title or "", c.date or "") if x)
+        print(f"[{r.rank}] {r.score:.4f}  {meta}")
+        print(f"    {c.text[:200]}{'…' if len(c.text) > 200 else ''}\n")

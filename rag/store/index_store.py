@@ -1,0 +1,127 @@
+"""A built index on disk, and how it is laid out.
+
+```
+index/
+  CURRENT                  name of the live generation (replaced atomically)
+  .lock                    held while an ingest writes
+  gen-<time>-<id>/         one complete, immutable build
+    manifest.json          model, chunking settings, file hashes, counts
+    chunks.jsonl           one Chunk per line, row order = vector order
+    dense.faiss            FAISS inner-product index
+    bm25/                  bm25s sparse matrices (NumPy + JSON)
+```
+
+Every ingest writes a new generation beside the old one and only then points CURRENT
+at it, so an interrupted ingest leaves the previous index loadable.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import StoreError
+from rag.records import Chunk
+from rag.store.dense import DenseIndex
+from rag.store.lexical import LexicalIndex
+from rag.store.manifest import Manifest
+
+CURRENT_FILE = "CURRENT"
+CHUNKS_FILE = "chunks.jsonl"
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass
+class DocumentInfo:
+    source: str
+    chunks: int
+    articles: int
+    title: str | None = None
+    date: str | None = None
+    newspaper: str | None = None
+    path: str = ""
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """The live generation directory, or None when no index was built yet."""
+    pointer = index_dir / CURRENT_FILE
+    if not pointer.exists():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    generation = index_dir / name
+    if not name or "/" in name or not generation.is_dir():
+        raise StoreError(f"The index at {index_dir} points to a missing build '{name}'. Rebuild it: rag ingest --rebuild")
+    return generation
+
+
+class IndexStore:
+    """Chunks plus their dense and BM25 indexes, loaded from one generation."""
+
+    def __init__(self, manifest: Manifest, chunks: list[Chunk], dense: DenseIndex, lexical: LexicalIndex, path: Path | None = None):
+        if not (len(chunks) == dense.size == lexical.size):
+            raise StoreError(
+                f"The index at {path} is inconsistent ({len(chunks)} chunks, {dense.size} vectors, "
+                f"{lexical.size} BM25 rows). Rebuild it: rag ingest --rebuild"
+            )
+        self.manifest = manifest
+        self.chunks = chunks
+        self.dense = dense
+        self.lexical = lexical
+        self.path = path
+        self._vectors: np.ndarray | None = None
+
+    @classmethod
+    def open(cls, index_dir: Path, model_id: str | None = None, dimension: int | None = None) -> "IndexStore":
+        """Load the live index; with ``model_id``/``dimension``, refuse one built by another model."""
+        generation = current_generation(Path(index_dir))
+        if generation is None:
+            raise StoreError(f"No index found in {index_dir}. Build it first: rag ingest")
+        manifest = Manifest.read(generation / MANIFEST_FILE)
+        if model_id is not None and dimension is not None:
+            manifest.check_model(model_id, dimension)
+        chunks = read_chunks(generation / CHUNKS_FILE)
+        return cls(manifest, chunks, DenseIndex.load(generation), LexicalIndex.load(generation), generation)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """All chunk vectors in row order (read from FAISS once, then kept)."""
+        if self._vectors is None:
+            self._vectors = self.dense.vectors()
+        return self._vectors
+
+    def documents(self) -> list[DocumentInfo]:
+        return [
+            DocumentInfo(f.source, f.chunks, f.articles, f.title, f.date, f.newspaper, f.path)
+            for f in sorted(self.manifest.files.values(), key=lambda f: f.source)
+        ]
+
+    def stats(self) -> dict:
+        m = self.manifest
+        return {
+            "documents": len(m.files),
+            "articles": m.article_count,
+            "chunks": len(self.chunks),
+            "embedding_model": m.embedding_model,
+            "dimension": m.dimension,
+            "chunk_size": m.chunk_size,
+            "chunk_overlap": m.chunk_overlap,
+            "built_at": m.built_at,
+            "build_seconds": m.build_seconds,
+        }
+
+
+def read_chunks(path: Path) -> list[Chunk]:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return [Chunk.from_dict(json.loads(line)) for line in handle if line.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
+        raise StoreError(f"The chunk file {path} is missing or corrupt ({exc}). Rebuild it: rag ingest --rebuild") from None
+
+
+def write_chunks(path: Path, chunks: list[Chunk]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for chunk in chunks:
+            handle.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
