@@ -1,0 +1,1 @@
+"""Evaluation: the question-set schema (``questions``), metrics and the report."""
