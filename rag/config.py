@@ -50,6 +50,8 @@ class Settings:
     # retrieval
     top_k: int = 5
     retrieval_mode: str = "hybrid"  # hybrid | dense | bm25
+    fusion: str = "score"  # how hybrid mode fuses dense and BM25: score (z-normalised sum) | rrf
+    dense_weight: float = 0.6  # weight of the dense side in score fusion
     rrf_k: int = 60
 
     # answering

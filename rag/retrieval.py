@@ -20,15 +20,29 @@ from rag.records import SearchResult
 from rag.store import IndexStore
 
 MODES = ("hybrid", "dense", "bm25")
+FUSIONS = ("score", "rrf")
 
 
 class Searcher:
     """Search one loaded index with one embedding model."""
 
-    def __init__(self, store: IndexStore, embeddings, *, rrf_k: int = 60, candidates: int = 50):
+    def __init__(
+        self,
+        store: IndexStore,
+        embeddings,
+        *,
+        fusion: str = "score",
+        dense_weight: float = 0.6,
+        rrf_k: int = 60,
+        candidates: int = 50,
+    ):
         store.manifest.check_model(embeddings.model_id, embeddings.dimension)
+        if fusion not in FUSIONS:
+            raise InputError(f"Unknown fusion '{fusion}'. Use one of: {', '.join(FUSIONS)}")
         self.store = store
         self.embeddings = embeddings
+        self.fusion = fusion
+        self.dense_weight = dense_weight
         self.rrf_k = rrf_k
         self.candidates = candidates
 
@@ -43,14 +57,22 @@ class Searcher:
         if not self.store.chunks:
             return []
         depth = max(self.candidates, k)
-        dense = self._dense(query, depth) if mode in ("hybrid", "dense") else []
-        lexical = self.store.lexical.search(query, depth) if mode in ("hybrid", "bm25") else []
         if mode == "dense":
-            ranked = dense
+            ranked = dense = self.store.dense.search(self._query_vector(query), depth)
+            lexical = []
         elif mode == "bm25":
-            ranked = lexical
-        else:
+            ranked = lexical = self.store.lexical.search(query, depth)
+            dense = []
+        elif self.fusion == "rrf":
+            dense = self.store.dense.search(self._query_vector(query), depth)
+            lexical = self.store.lexical.search(query, depth)
             ranked = reciprocal_rank_fusion([dense, lexical], self.rrf_k)
+        else:
+            dense_all = self.store.vectors @ self._query_vector(query)
+            lexical_all = self.store.lexical.scores(query)
+            ranked = score_fusion(dense_all, lexical_all, self.dense_weight)[:depth]
+            dense = [(row, float(dense_all[row])) for row, _ in ranked]
+            lexical = [(row, float(lexical_all[row])) for row, _ in ranked if lexical_all[row] > 0]
         dense_scores = dict(dense)
         bm25_scores = dict(lexical)
         results = []
@@ -63,9 +85,8 @@ class Searcher:
             results.append(SearchResult(self.store.chunks[row], score, rank, scores))
         return results
 
-    def _dense(self, query: str, depth: int) -> list[tuple[int, float]]:
-        vector = self.embeddings.encode_queries([query])[0]
-        return self.store.dense.search(vector, depth)
+    def _query_vector(self, query: str) -> np.ndarray:
+        return self.embeddings.encode_queries([query])[0]
 
 
 def reciprocal_rank_fusion(rankings: list[list[tuple[int, float]]], k: int = 60) -> list[tuple[int, float]]:
@@ -75,6 +96,23 @@ def reciprocal_rank_fusion(rankings: list[list[tuple[int, float]]], k: int = 60)
         for rank, (row, _score) in enumerate(ranking, start=1):
             fused[row] = fused.get(row, 0.0) + 1.0 / (k + rank)
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def score_fusion(dense: np.ndarray, lexical: np.ndarray, dense_weight: float = 0.6) -> list[tuple[int, float]]:
+    """Fuse by score: a weighted sum of each method's z-normalised scores over all passages.
+
+    Unlike reciprocal-rank fusion it keeps how *confident* each method is: a BM25 hit far
+    above the rest (an exact name or number) outweighs a dense near-tie, and vice versa.
+    On the dev questions this lifts hit@1 from 0.83 (RRF) to 0.87 (docs/results.md).
+    """
+    fused = dense_weight * _zscore(dense) + (1.0 - dense_weight) * _zscore(lexical)
+    order = np.argsort(-fused, kind="stable")
+    return [(int(row), float(fused[row])) for row in order]
+
+
+def _zscore(scores: np.ndarray) -> np.ndarray:
+    spread = float(scores.std())
+    return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
 
 
 class NewsRetriever(BaseRetriever):
@@ -101,10 +139,12 @@ def load_searcher(settings: Settings, *, reload: bool = False) -> Searcher:
     """Load the model and index once per process (per index directory and model)."""
     from rag.embeddings import load_embeddings
 
-    key = (str(settings.index_dir), settings.embedding_model, str(settings.cache_dir))
+    key = (str(settings.index_dir), settings.embedding_model, str(settings.cache_dir), settings.fusion, settings.dense_weight)
     with _cache_lock:
         if reload or key not in _cache:
+            store = IndexStore.open(settings.index_dir)  # fails fast, before the model loads
             embeddings = load_embeddings(settings)
-            store = IndexStore.open(settings.index_dir, embeddings.model_id, embeddings.dimension)
-            _cache[key] = Searcher(store, embeddings, rrf_k=settings.rrf_k)
+            _cache[key] = Searcher(  # checks the model matches
+                store, embeddings, fusion=settings.fusion, dense_weight=settings.dense_weight, rrf_k=settings.rrf_k
+            )
         return _cache[key]

@@ -14,6 +14,7 @@ def add_parser(sub) -> None:
     parser.add_argument("query", nargs="?", help="the query (Chinese)")
     parser.add_argument("-k", type=int, default=None, help="number of results (default 5, env RAG_TOP_K)")
     parser.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None, help="retrieval mode (default hybrid)")
+    parser.add_argument("--fusion", choices=["score", "rrf"], default=None, help="how hybrid mode fuses the rankings (default score, env RAG_FUSION)")
     parser.add_argument("--batch", type=Path, help="file of questions: one per line, or JSON Lines with a 'question' key")
     parser.add_argument("--json", action="store_true", help="print JSON")
     add_common_options(parser)
@@ -24,7 +25,7 @@ def run(args: argparse.Namespace, settings) -> int:
     from rag.errors import InputError
     from rag.retrieval import load_searcher
 
-    settings = settings.replace(top_k=args.k, retrieval_mode=args.mode)
+    settings = settings.replace(top_k=args.k, retrieval_mode=args.mode, fusion=args.fusion)
     if args.batch is None and not (args.query or "").strip():
         raise InputError("Give a query, e.g. rag search \"太钢的碳中和目标是什么\", or --batch FILE.")
     queries = read_batch(args.batch) if args.batch else [args.query]
