@@ -44,14 +44,14 @@ class Settings:
     embedding_device: str = "cpu"
 
     # chunking (characters); defaults chosen by measurement, see docs/results.md
-    chunk_size: int = 300
-    chunk_overlap: int = 80
+    chunk_size: int = 400
+    chunk_overlap: int = 100
 
     # retrieval
     top_k: int = 5
     retrieval_mode: str = "hybrid"  # hybrid | dense | bm25
     fusion: str = "score"  # how hybrid mode fuses dense and BM25: score (z-normalised sum) | rrf
-    dense_weight: float = 0.6  # weight of the dense side in score fusion
+    dense_weight: float = 0.55  # weight of the dense side in score fusion
     rrf_k: int = 60
 
     # answering
