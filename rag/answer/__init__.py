@@ -1,0 +1,43 @@
+"""Answering: turn retrieved passages into a short answer with checked ``[n]`` citations.
+
+Modules:
+
+- ``extractive``: the offline default; quotes the most relevant sentences verbatim;
+- ``llm``: any OpenAI-compatible chat endpoint through ``langchain-openai``;
+- ``refusal``: decides from the evidence whether the passages answer the question;
+- ``citations``: removes markers that point nowhere, cites unmarked sentences;
+- ``rewrite``: turns a follow-up into a standalone question;
+- ``prompts``: the Chinese templates in ``prompts/``.
+
+Every generator implements the same two methods (see ``Generator``), so the chain in
+``rag.chain`` treats them alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Protocol, Sequence
+
+from rag.records import SearchResult
+
+
+@dataclass
+class Draft:
+    """A generator's raw output, before the citation check."""
+
+    text: str
+    refused: bool = False
+    reason: str | None = None  # why it refused, for logs and debugging
+
+
+class Generator(Protocol):
+    name: str
+
+    def generate(self, question: str, contexts: Sequence[SearchResult]) -> Draft: ...
+
+    def stream(self, question: str, contexts: Sequence[SearchResult]) -> Iterator[str | Draft]:
+        """Text deltas, then the complete ``Draft`` as the last item."""
+        ...
+
+
+__all__ = ["Draft", "Generator"]

@@ -1,0 +1,149 @@
+"""Check the citations of a generated answer against the passages it was given.
+
+- A marker ``[n]`` that points to no passage is removed.
+- A sentence left without a marker gets the passage that clearly supports it (lexical
+  match first, then embedding cosine when an embedding function is given), or is
+  flagged as unsupported.
+- The citations returned are exactly the passages the remaining markers point to, so
+  every citation shown is real.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from rag.answer.sentences import answer_spans, bigrams, containment, markers, normalize, strip_markers
+from rag.records import Citation, SearchResult
+
+# A sentence is lexically supported by a passage holding this share of its character bigrams.
+MIN_LEXICAL_SUPPORT = 0.6
+# ... or, failing that, when their embedding cosine reaches this (e5 scale: unrelated text sits near 0.75-0.80).
+MIN_COSINE_SUPPORT = 0.86
+
+Embed = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised vectors
+
+_ALT_MARKER = re.compile(r"[［【\[]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[］】\]]")
+_CLOSING = re.compile(r"[。！？!?；;，,：:]*$")
+
+
+@dataclass
+class CheckedAnswer:
+    answer: str
+    citations: list[Citation] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    removed_markers: list[int] = field(default_factory=list)
+    added_markers: dict[str, int] = field(default_factory=dict)  # sentence -> passage it was given
+
+
+def normalize_markers(text: str) -> str:
+    """Write every citation as ``[n]``: ``［1］``, ``【1】`` and ``[1,2]`` / ``[1、2]`` become ``[1]``, ``[1][2]``."""
+
+    def repl(match: re.Match) -> str:
+        return "".join(f"[{int(n)}]" for n in re.findall(r"\d+", match.group(1)))
+
+    return _ALT_MARKER.sub(repl, text)
+
+
+def lexical_support(sentence: str, passage_text: str) -> float:
+    """1.0 when the sentence is quoted verbatim (ignoring whitespace), else the share of its bigrams in the passage."""
+    body = normalize(strip_markers(sentence)).strip("。！？!?；;，,：: ")
+    if body and body in normalize(passage_text):
+        return 1.0
+    return containment(bigrams(body), bigrams(passage_text))
+
+
+def check_citations(
+    draft: str,
+    contexts: Sequence[SearchResult],
+    *,
+    embed: Embed | None = None,
+    exempt: Sequence[str] = (),
+) -> CheckedAnswer:
+    """Validate and complete the ``[n]`` markers of ``draft``; ``n`` is a context's ``rank``.
+
+    ``exempt`` lists sentences that need no citation (the refusal text).
+    """
+    draft = normalize_markers(draft)
+    by_n = {r.rank: r for r in contexts}
+    spans = answer_spans(draft)
+    sentences = [draft[s:e] for s, e in spans]
+    exempt_norm = {normalize(x).strip("。") for x in exempt}
+
+    removed: list[int] = []
+    kept: list[list[int]] = []
+    for sentence in sentences:
+        valid = []
+        for n in markers(sentence):
+            if n in by_n:
+                if n not in valid:
+                    valid.append(n)
+            else:
+                removed.append(n)
+        kept.append(valid)
+
+    # sentences without a valid marker: find the passage that supports them
+    needs = [
+        i for i, s in enumerate(sentences)
+        if not kept[i] and normalize(strip_markers(s)).strip("。！？!?；;，,：: ") not in exempt_norm
+    ]
+    found = _best_support([strip_markers(sentences[i]) for i in needs], contexts, embed)
+    unsupported: list[str] = []
+    added: dict[str, int] = {}
+    for i, n in zip(needs, found):
+        if n is None:
+            unsupported.append(strip_markers(sentences[i]).strip())
+        else:
+            kept[i] = [n]
+            added[strip_markers(sentences[i]).strip()] = n
+
+    # rebuild the answer with only the checked markers, keeping the text between sentences
+    out, position = [], 0
+    support: dict[int, list[str]] = {}
+    for (start, end), sentence, valid in zip(spans, sentences, kept):
+        out.append(draft[position:start])
+        out.append(_with_markers(sentence, valid))
+        position = end
+        for n in valid:
+            support.setdefault(n, []).append(strip_markers(sentence).strip())
+    out.append(draft[position:])
+    answer = strip_markers("".join(out)) if not spans else "".join(out)
+    citations = [Citation(n, by_n[n], support[n]) for n in sorted(support)]
+    return CheckedAnswer(answer.strip(), citations, unsupported, removed, added)
+
+
+def _with_markers(sentence: str, numbers: list[int]) -> str:
+    """The sentence with its markers replaced by ``numbers``, placed before the closing punctuation.
+
+    A sentence whose markers are already exactly ``numbers`` is returned unchanged.
+    """
+    if markers(sentence) == numbers:
+        return sentence
+    body = strip_markers(sentence).rstrip()
+    tail = _CLOSING.search(body).group(0)
+    core = body[: len(body) - len(tail)] if tail else body
+    return core + "".join(f"[{n}]" for n in numbers) + tail
+
+
+def _best_support(sentences: list[str], contexts: Sequence[SearchResult], embed: Embed | None) -> list[int | None]:
+    """For each sentence, the rank of the passage that clearly supports it, or None."""
+    if not sentences or not contexts:
+        return [None] * len(sentences)
+    results: list[int | None] = []
+    for sentence in sentences:
+        scores = [(lexical_support(sentence, r.chunk.text), -r.rank, r.rank) for r in contexts]
+        best = max(scores)
+        results.append(best[2] if best[0] >= MIN_LEXICAL_SUPPORT else None)
+    missing = [i for i, n in enumerate(results) if n is None]
+    if embed is not None and missing:
+        vectors = embed([sentences[i] for i in missing] + [r.chunk.text for r in contexts])
+        sent_vecs, passage_vecs = vectors[: len(missing)], vectors[len(missing) :]
+        cosine = sent_vecs @ passage_vecs.T
+        for row, i in enumerate(missing):
+            j = int(np.argmax(cosine[row]))
+            if cosine[row, j] >= MIN_COSINE_SUPPORT:
+                results[i] = contexts[j].rank
+    return results

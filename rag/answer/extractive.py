@@ -1,0 +1,299 @@
+"""The offline, deterministic answerer: a short summary quoted sentence by sentence from the passages.
+
+1. Split every passage into verbatim sentences (long ones also into clause runs); a
+   sentence repeated by overlapping chunks is kept once, and "what follows what" is
+   remembered across chunk boundaries.
+2. Score each sentence (``rag.answer.scoring``): lexical overlap with the question,
+   embedding cosine for the most promising candidates, the passage's retrieval rank,
+   the kind of fact it holds; headings and interview questions count less.
+3. News elaborates in the next sentence ("…4台机组获奖。其中，六盘山热电1号机组…"), so a
+   sentence right after a strong one inherits part of its score; for questions about
+   goals, measures or lists more of it, so the whole run of items is gathered.
+4. Select the best sentence, then every other strong, non-redundant one within the
+   character budget (Settings.answer_max_chars).
+5. Order passages by their best chosen sentence, sentences by position, and end each
+   sentence with its marker ``[n]`` (n = the passage's rank). Text is never edited.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from rag.answer import Draft
+from rag.answer import refusal as refusal_check
+from rag.answer.question import profile
+from rag.answer.scoring import PHOTO_CREDIT, kind_bonus, lexical_score, shape_factor
+from rag.answer.sentences import Sentence, bigrams, containment, jaccard, normalize, split_spans
+from rag.records import SearchResult
+
+Embed = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised vectors
+
+LONG_SENTENCE = 160  # characters: longer sentences are also offered as clause runs
+MIN_CONTENT = 2  # word characters: shorter pieces are debris
+EMBED_CANDIDATES = 10  # sentences embedded per question (the best by lexical score)
+EMBED_CHARS = 96  # only a sentence's opening is embedded: cost grows with length, the gist is up front
+REDUNDANT = 0.6  # bigram Jaccard above which a sentence repeats one already chosen
+KEEP_RATIO = 0.62  # a sentence is kept when it scores this share of the best one
+CARRY = 0.75  # share of a sentence's score the next sentence inherits
+CARRY_LIST = 0.85  # ... for questions about goals, measures, lists
+
+
+@dataclass
+class Scored:
+    sentence: Sentence
+    score: float
+    lexical: float
+    cosine: float | None = None
+    bigrams: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Selection:
+    """The chosen sentences plus the evidence the refusal check reads."""
+
+    sentences: list[Scored]
+    candidates: list[Scored]  # best first
+    best_lexical: float = 0.0
+    best_cosine: float | None = None
+
+
+@dataclass
+class Candidates:
+    sentences: list[Sentence]
+    following: dict[int, list[int]]  # index → indexes of the sentences right after it
+
+
+def candidate_sentences(contexts: Sequence[SearchResult]) -> Candidates:
+    """Verbatim sentences of all passages, each once, with their successors."""
+    index_of: dict[str, int] = {}
+    sentences: list[Sentence] = []
+    following: dict[int, list[int]] = {}
+    for r in sorted(contexts, key=lambda r: r.rank):
+        previous: int | None = None
+        for s in split_spans(r.chunk.text, passage=r.rank):
+            key = normalize(s.text)
+            if len(re.sub(r"[^\w]", "", key)) < MIN_CONTENT:
+                continue
+            if key not in index_of:
+                index_of[key] = len(sentences)
+                sentences.append(s)
+                if len(s.text) > LONG_SENTENCE:
+                    for run in _clause_runs(r.chunk.text, s):
+                        if normalize(run.text) not in index_of:
+                            index_of[normalize(run.text)] = len(sentences)
+                            sentences.append(run)
+            current = index_of[key]
+            if previous is not None and current not in following.setdefault(previous, []):
+                following[previous].append(current)
+            previous = current
+    return Candidates(sentences, following)
+
+
+def _clause_runs(text: str, s: Sentence, size: int = 90) -> list[Sentence]:
+    """Consecutive clauses of a long sentence, grouped to about ``size`` characters, as verbatim spans."""
+    runs: list[Sentence] = []
+    cuts = [m.end() for m in re.finditer(r"[，,：:、]", s.text)]
+    begin = 0
+    for cut in cuts + [len(s.text)]:
+        if cut - begin >= size or cut == len(s.text):
+            piece = s.text[begin:cut]
+            if piece.strip():
+                lead = len(piece) - len(piece.lstrip())
+                start = s.start + begin + lead
+                runs.append(Sentence(piece.strip(), start, start + len(piece.strip()), s.passage, s.position))
+            begin = cut
+    return [r for r in runs if r.text != s.text]
+
+
+class ExtractiveAnswerer:
+    """Build a cited extractive answer. Stateless apart from a sentence-vector cache."""
+
+    def __init__(self, max_chars: int = 300, embed: Embed | None = None, embed_candidates: int = EMBED_CANDIDATES):
+        self.max_chars = max_chars
+        self.embed = embed
+        self.embed_candidates = embed_candidates
+        self._vectors: dict[str, np.ndarray] = {}
+
+    # -- scoring ---------------------------------------------------------------
+
+    def score(self, question: str, contexts: Sequence[SearchResult], query_vector: np.ndarray | None = None) -> list[Scored]:
+        """Every candidate sentence with its score, best first."""
+        q = profile(question)
+        found = candidate_sentences(contexts)
+        lexical = [lexical_score(q, s.text) for s in found.sentences]
+        passage_best: dict[int, float] = {}
+        for s, value in zip(found.sentences, lexical):
+            passage_best[s.passage] = max(passage_best.get(s.passage, 0.0), value)
+        scored = []
+        for s, value in zip(found.sentences, lexical):
+            # the passage's best match vouches a little for its other sentences (bylines, credits, dates)
+            prior = (0.08 / s.passage if s.passage else 0.0) + 0.1 * passage_best[s.passage]
+            own = (0.6 * value + prior) * shape_factor(q, s.text) + kind_bonus(q, s.text)
+            scored.append(Scored(s, own, value, None, bigrams(s.text)))
+        if query_vector is not None and self.embed is not None and scored:
+            self._add_cosine(scored, query_vector)
+        _carry(scored, found.following, CARRY_LIST if q.wants_list else CARRY)
+        return sorted(scored, key=lambda x: (-x.score, x.sentence.passage, x.sentence.start))
+
+    def _add_cosine(self, scored: list[Scored], query_vector: np.ndarray) -> None:
+        """Embed the best lexical candidates and blend in their cosine with the question."""
+        top = sorted(scored, key=lambda x: -x.score)[: self.embed_candidates]
+        vectors = {x.sentence.text: self._vectors.get(x.sentence.text) for x in top}
+        missing = [text for text, vector in vectors.items() if vector is None]
+        if missing:
+            fresh = self.embed([text[:EMBED_CHARS] for text in missing])
+            vectors.update(zip(missing, fresh))
+            if len(self._vectors) > 20000:  # a bounded cache; sentences recur across questions
+                self._vectors = {}
+            self._vectors.update(zip(missing, fresh))
+        floor = None
+        for x in top:
+            x.cosine = float(np.dot(vectors[x.sentence.text], query_vector))
+            x.score += 0.35 * _scale_cosine(x.cosine)
+            floor = x.cosine if floor is None else min(floor, x.cosine)
+        for x in scored:  # not embedded: assume a little less than the weakest embedded one
+            if x.cosine is None and floor is not None:
+                x.score += 0.35 * _scale_cosine(floor) * 0.8
+
+    # -- selection -------------------------------------------------------------
+
+    def select(self, question: str, contexts: Sequence[SearchResult], query_vector: np.ndarray | None = None) -> Selection:
+        candidates = self.score(question, contexts, query_vector)
+        if not candidates:
+            return Selection([], [])
+        best = candidates[0]
+        threshold = best.score * KEEP_RATIO
+        chosen: list[Scored] = [best]
+        used = len(best.sentence.text)
+        for x in candidates[1:]:
+            if x.score < threshold:
+                break
+            if used + len(x.sentence.text) > self.max_chars:
+                continue
+            if any(_redundant(x, c) for c in chosen):
+                continue
+            chosen.append(x)
+            used += len(x.sentence.text)
+        cosines = [x.cosine for x in candidates if x.cosine is not None]
+        return Selection(
+            _ordered(chosen),
+            candidates,
+            best_lexical=max(x.lexical for x in candidates),
+            best_cosine=max(cosines) if cosines else None,
+        )
+
+    def render(self, selection: Selection) -> list[str]:
+        """The answer as pieces: each a verbatim sentence with its ``[n]`` before the closing punctuation."""
+        pieces = []
+        for x in selection.sentences:
+            text = x.sentence.text
+            marker = f"[{x.sentence.passage}]"
+            tail = re.search(r"[。！？!?；;]*$", text).group(0)
+            if tail:
+                pieces.append(text[: len(text) - len(tail)] + marker + tail)
+            elif re.search(r"[。！？!?；;][”’」』）)]+$", text):  # …召开。” : the marker follows the quote
+                pieces.append(text + marker)
+            else:
+                # a heading, credit, "……" or clause without a sentence terminator: a line
+                # break ends it, so the next sentence is not read as part of it
+                pieces.append(text + marker + "\n")
+        if pieces:
+            pieces[-1] = pieces[-1].rstrip("\n")
+        return pieces
+
+    def answer(self, question: str, contexts: Sequence[SearchResult], query_vector: np.ndarray | None = None) -> str:
+        return "".join(self.render(self.select(question, contexts, query_vector)))
+
+
+def _carry(scored: list[Scored], following: dict[int, list[int]], share: float) -> None:
+    """Let sentences inherit part of their neighbours' scores.
+
+    Forward: a sentence right after another inherits ``share`` of its score (never a
+    heading or a question, which start something new). Backward: a sentence that starts
+    with 这/此 ("这是他的口头禅") points at the one before it, which inherits as much.
+    """
+    own = [x.score for x in scored]
+    for i in range(len(scored)):  # candidates are in passage order, so one pass carries along runs
+        for j in following.get(i, ()):
+            if j <= i:
+                continue
+            if _continues(scored[j].sentence.text):
+                scored[j].score = max(scored[j].score, share * scored[i].score)
+            if _POINTS_BACK.match(scored[j].sentence.text):
+                scored[i].score = max(scored[i].score, share * own[j])
+
+
+_POINTS_BACK = re.compile(r"^(?:这是|这就是|这也是|此即|以上|这些|这句话|这一)")
+
+
+def _continues(text: str) -> bool:
+    """Whether ``text`` can continue the sentence before it (not a heading, not a question)."""
+    text = text.strip()
+    return bool(re.search(r"[。！？!?；;…]", text)) and not text.endswith(("？", "?")) or bool(PHOTO_CREDIT.search(text))
+
+
+def _scale_cosine(cosine: float) -> float:
+    """Map e5 cosines (unrelated ≈ 0.75, on topic ≈ 0.9) onto 0..1."""
+    return float(min(1.0, max(0.0, (cosine - 0.72) / 0.2)))
+
+
+def _redundant(a: Scored, b: Scored) -> bool:
+    if a.sentence.passage == b.sentence.passage and a.sentence.start < b.sentence.end and b.sentence.start < a.sentence.end:
+        return True  # a clause run inside a chosen sentence, or the reverse
+    return jaccard(a.bigrams, b.bigrams) >= REDUNDANT or containment(a.bigrams, b.bigrams) >= 0.85 or containment(b.bigrams, a.bigrams) >= 0.85
+
+
+def _ordered(chosen: list[Scored]) -> list[Scored]:
+    """Passages by their best chosen sentence's score; sentences in passage order."""
+    best_of: dict[int, float] = {}
+    for x in chosen:
+        best_of[x.sentence.passage] = max(best_of.get(x.sentence.passage, 0.0), x.score)
+    return sorted(chosen, key=lambda x: (-best_of[x.sentence.passage], x.sentence.passage, x.sentence.start))
+
+
+class ExtractiveGenerator:
+    """The ``extractive`` generator: the refusal check, then the quoted summary.
+
+    ``embed_query`` / ``embed_passages`` are the index's embedding model (callables
+    returning L2-normalised vectors); without them only lexical signals are used.
+    """
+
+    name = "extractive"
+
+    def __init__(
+        self,
+        refusal: str,
+        max_chars: int = 300,
+        embed_query: Callable[[str], np.ndarray] | None = None,
+        embed_passages: Embed | None = None,
+    ):
+        self.refusal = refusal
+        self.embed_query = embed_query
+        self.answerer = ExtractiveAnswerer(max_chars, embed=embed_passages)
+
+    def generate(self, question: str, contexts: Sequence[SearchResult]) -> Draft:
+        if not contexts:
+            return Draft(self.refusal, True, "no passages")
+        query_vector = self.embed_query(question) if self.embed_query else None
+        selection = self.answerer.select(question, contexts, query_vector)
+        if not selection.sentences:
+            return Draft(self.refusal, True, "no usable sentences")
+        relevant = [x.sentence.text for x in selection.candidates[:6]]
+        evidence = refusal_check.assess(profile(question), contexts, relevant, selection.best_lexical, selection.best_cosine)
+        reason = evidence.reason()
+        if reason:
+            return Draft(self.refusal, True, reason)
+        return Draft("".join(self.answerer.render(selection)))
+
+    def stream(self, question: str, contexts: Sequence[SearchResult]):
+        """The answer sentence by sentence, then the ``Draft``."""
+        draft = self.generate(question, contexts)
+        if draft.refused:
+            yield draft.text
+        else:
+            yield from re.findall(r".+?(?:\[\d+\][。！？!?；;…]*\n?|$)", draft.text, flags=re.S)
+        yield draft

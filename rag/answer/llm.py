@@ -1,0 +1,151 @@
+"""The ``openai`` generator: any OpenAI-compatible chat endpoint through ``langchain-openai``.
+
+Configured by Settings.llm_base_url / llm_model / llm_api_key (RAG_LLM_BASE_URL,
+RAG_LLM_MODEL, RAG_LLM_API_KEY). The prompt (``prompts/answer_*.md``) numbers and
+delimits the passages as data and tells the model to cite ``[n]`` and to reply with
+the refusal text when the passages lack the answer. Every failure of the endpoint
+becomes a ``RagError`` with a message saying what to do.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Sequence
+
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.runnables import Runnable
+
+from rag.answer import Draft
+from rag.answer import prompts as P
+from rag.answer.sentences import normalize, strip_markers
+from rag.config import Settings
+from rag.errors import RagError
+from rag.records import SearchResult
+
+HINT = "set RAG_LLM_BASE_URL or use --llm extractive"
+
+
+def check_config(settings: Settings) -> None:
+    """Raise a clear error when the endpoint or model is not configured."""
+    missing = [name for name, value in (("RAG_LLM_BASE_URL", settings.llm_base_url), ("RAG_LLM_MODEL", settings.llm_model)) if not (value or "").strip()]
+    if missing:
+        raise RagError(
+            f"The openai generator needs {' and '.join(missing)} (an OpenAI-compatible endpoint, "
+            "e.g. RAG_LLM_BASE_URL=http://127.0.0.1:8000/v1 RAG_LLM_MODEL=qwen2.5-7b-instruct); "
+            "or use --llm extractive."
+        )
+
+
+def chat_model(settings: Settings):
+    """A ``ChatOpenAI`` client for the configured endpoint."""
+    from langchain_openai import ChatOpenAI
+
+    check_config(settings)
+    return ChatOpenAI(
+        base_url=settings.llm_base_url.strip(),
+        model=settings.llm_model.strip(),
+        # local servers usually ignore the key, but the client insists on one
+        api_key=settings.llm_api_key or "not-needed",
+        temperature=settings.llm_temperature,
+        timeout=settings.llm_timeout,
+        max_retries=1,
+    )
+
+
+@contextmanager
+def endpoint_errors(base_url: str | None):
+    """Turn client exceptions into one-line ``RagError``s."""
+    import openai
+
+    try:
+        yield
+    except openai.APIStatusError as exc:
+        detail = _short(getattr(exc, "message", "") or str(exc))
+        raise RagError(f"LLM endpoint {base_url} returned HTTP {exc.status_code}: {detail}; check RAG_LLM_MODEL / RAG_LLM_API_KEY, {HINT}") from None
+    except openai.APIConnectionError as exc:  # refused, DNS, TLS, timeout
+        cause = exc.__cause__ or exc
+        raise RagError(f"LLM endpoint {base_url} unreachable: {_short(str(cause) or type(cause).__name__)}; {HINT}") from None
+    except openai.OpenAIError as exc:
+        raise RagError(f"LLM endpoint {base_url} failed: {_short(str(exc))}; {HINT}") from None
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def is_refusal(text: str, refusal: str) -> bool:
+    """Whether the model's reply is the refusal (possibly with punctuation or a stray marker)."""
+    body = normalize(strip_markers(text)).strip("。.！!")
+    return body == normalize(refusal) or (normalize(refusal) in body and len(body) <= len(normalize(refusal)) + 12)
+
+
+class OpenAIGenerator:
+    """Answer with a chat model; the LCEL chain is ``prompt | model | StrOutputParser``."""
+
+    name = "openai"
+
+    def __init__(self, settings: Settings, model=None):
+        check_config(settings)
+        self.settings = settings
+        self.base_url = settings.llm_base_url
+        self.model = model if model is not None else chat_model(settings)
+        self.refusal = P.refusal_text(settings.prompts_dir)
+
+    def runnable(self) -> Runnable:
+        """dict(question, context, count, max_chars, refusal) → answer text."""
+        return P.answer_prompt(self.settings.prompts_dir) | self.model | StrOutputParser()
+
+    def inputs(self, question: str, contexts: Sequence[SearchResult]) -> dict:
+        return {
+            "question": question,
+            "context": P.format_passages(self.settings.prompts_dir, contexts),
+            "count": len(contexts),
+            "max_chars": self.settings.answer_max_chars,
+            "refusal": self.refusal,
+        }
+
+    def generate(self, question: str, contexts: Sequence[SearchResult]) -> Draft:
+        if not contexts:
+            return Draft(self.refusal, True, "no passages")
+        with endpoint_errors(self.base_url):
+            text = self.runnable().invoke(self.inputs(question, contexts))
+        return self._draft(text)
+
+    def stream(self, question: str, contexts: Sequence[SearchResult]) -> Iterator[str | Draft]:
+        if not contexts:
+            yield self.refusal
+            yield Draft(self.refusal, True, "no passages")
+            return
+        parts: list[str] = []
+        with endpoint_errors(self.base_url):
+            for delta in self.runnable().stream(self.inputs(question, contexts)):
+                if delta:
+                    parts.append(delta)
+                    yield delta
+        yield self._draft("".join(parts))
+
+    def _draft(self, text: str) -> Draft:
+        text = (text or "").strip()
+        if not text or is_refusal(text, self.refusal):
+            return Draft(self.refusal, True, "the model found no answer in the passages")
+        return Draft(text)
+
+    def rewrite(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+        """A standalone question from the model (``prompts/rewrite.md``)."""
+        from langchain_core.messages import HumanMessage
+
+        prompt = P.fill(
+            self.settings.prompts_dir,
+            P.REWRITE,
+            history=P.format_history(self.settings.prompts_dir, history),
+            question=question,
+        )
+        with endpoint_errors(self.base_url):
+            text = (self.model | StrOutputParser()).invoke([HumanMessage(prompt)])
+        lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+        rewritten = lines[-1] if lines else ""
+        for prefix in ("改写后的完整问题：", "改写后的问题：", "问题：", "完整问题："):
+            rewritten = rewritten.removeprefix(prefix)
+        rewritten = rewritten.strip().strip("“”\"'")
+        return rewritten or question

@@ -1,0 +1,86 @@
+"""Prompt templates: Chinese text files in ``prompts/`` (Settings.prompts_dir), read at run time.
+
+Placeholders use ``{name}`` (Python format syntax); a literal brace in a template is
+written ``{{`` / ``}}``. Files are re-read when they change, so templates can be edited
+without restarting the app.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+from langchain_core.prompts import ChatPromptTemplate
+
+from rag.errors import RagError
+
+ANSWER_SYSTEM = "answer_system.md"
+ANSWER_USER = "answer_user.md"
+PASSAGE = "passage.md"
+REWRITE = "rewrite.md"
+HISTORY_TURN = "history_turn.md"
+REFUSAL = "refusal.txt"
+
+_cache: dict[Path, tuple[float, str]] = {}
+
+
+def load_prompt(prompts_dir: Path, name: str) -> str:
+    """The text of one template file (stripped of surrounding whitespace)."""
+    path = Path(prompts_dir) / name
+    try:
+        mtime = path.stat().st_mtime
+        cached = _cache.get(path)
+        if cached and cached[0] == mtime:
+            return cached[1]
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RagError(f"Prompt template {path} cannot be read ({exc}). Restore it from the repository or set RAG_PROMPTS_DIR.") from None
+    if not text:
+        raise RagError(f"Prompt template {path} is empty. Restore it from the repository.")
+    _cache[path] = (mtime, text)
+    return text
+
+
+def placeholders(template: str) -> set[str]:
+    """The ``{name}`` fields a template uses."""
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field}
+
+
+def fill(prompts_dir: Path, name: str, **values: object) -> str:
+    """Load a template and fill its placeholders; a missing value is a clear error."""
+    template = load_prompt(prompts_dir, name)
+    missing = placeholders(template) - values.keys()
+    if missing:
+        raise RagError(f"Prompt template {name} uses unknown placeholders {sorted(missing)}.")
+    return template.format(**values)
+
+
+def refusal_text(prompts_dir: Path) -> str:
+    """The fixed answer given when the passages do not answer the question."""
+    return load_prompt(prompts_dir, REFUSAL)
+
+
+def answer_prompt(prompts_dir: Path) -> ChatPromptTemplate:
+    """System + user messages for the LLM answerer.
+
+    Variables: ``question``, ``context`` (formatted passages), ``count``, ``max_chars``, ``refusal``.
+    """
+    return ChatPromptTemplate.from_messages(
+        [("system", load_prompt(prompts_dir, ANSWER_SYSTEM)), ("human", load_prompt(prompts_dir, ANSWER_USER))]
+    )
+
+
+def format_passages(prompts_dir: Path, contexts) -> str:
+    """Number and delimit the retrieved passages (``SearchResult``s) for the prompt."""
+    template = load_prompt(prompts_dir, PASSAGE)
+    blocks = []
+    for r in contexts:
+        c = r.chunk
+        blocks.append(template.format(n=r.rank, source=c.source, title=c.title or "-", date=c.date or "-", text=c.text.strip()))
+    return "\n\n".join(blocks)
+
+
+def format_history(prompts_dir: Path, history) -> str:
+    """Earlier turns as text for the rewrite prompt."""
+    template = load_prompt(prompts_dir, HISTORY_TURN)
+    return "\n".join(template.format(user=u, assistant=a) for u, a in history)

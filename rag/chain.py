@@ -1,0 +1,187 @@
+"""The answering chain (LCEL): rewrite → retrieve → format → generate → check citations.
+
+```python
+pipeline = AnswerPipeline(Settings.from_env())
+answer = pipeline.invoke("太钢的碳中和目标是什么")
+for part in pipeline.stream("那2030年呢？", [("太钢的碳中和目标是什么", answer.answer)]):
+    ...  # str deltas, then the final Answer
+```
+
+Each step is a ``RunnableLambda`` over one state dict, so ``as_runnable()`` is the chain
+itself and LangChain callbacks/tracing see every step by name.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from rag.answer import Draft, Generator
+from rag.answer import prompts as P
+from rag.answer.citations import check_citations
+from rag.answer.extractive import ExtractiveGenerator
+from rag.answer.rewrite import rewrite_rule_based
+from rag.config import Settings
+from rag.errors import InputError
+from rag.records import Answer
+
+GENERATORS = ("extractive", "openai")
+
+
+class AnswerPipeline:
+    """Question (+ chat history) → ``Answer`` with checked citations."""
+
+    def __init__(self, settings: Settings, searcher=None):
+        if searcher is None:
+            from rag.retrieval import load_searcher
+
+            searcher = load_searcher(settings)
+        self.settings = settings
+        self.searcher = searcher
+        self.refusal = P.refusal_text(settings.prompts_dir)
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self._generators: dict[str, Generator] = {}
+        self._chain = self._build()
+
+    # -- public API ------------------------------------------------------------
+
+    def invoke(self, question: str, history: Sequence[tuple[str, str]] = (), *, k=None, mode=None, generator=None) -> Answer:
+        return self._chain.invoke(self._inputs(question, history, k, mode, generator))
+
+    def stream(self, question: str, history: Sequence[tuple[str, str]] = (), *, k=None, mode=None, generator=None) -> Iterator[str | Answer]:
+        """Text deltas as the generator produces them, then the checked ``Answer``."""
+        state = self._prepare.invoke(self._inputs(question, history, k, mode, generator))
+        started = time.perf_counter()
+        draft: Draft | None = None
+        for part in state["generator"].stream(state["standalone"], state["contexts"]):
+            if isinstance(part, Draft):
+                draft = part
+            else:
+                yield part
+        state["draft"] = draft or Draft(self.refusal, True, "empty reply")
+        state["timings"]["generate"] = (time.perf_counter() - started) * 1000
+        yield self._check(state)
+
+    def as_runnable(self) -> Runnable:
+        """The LCEL chain: input dict(question, history, k, mode, generator) → ``Answer``."""
+        return self._chain
+
+    # -- the chain -------------------------------------------------------------
+
+    def _build(self) -> Runnable:
+        self._prepare = (
+            RunnableLambda(self._rewrite, name="rewrite")
+            | RunnableLambda(self._retrieve, name="retrieve")
+            | RunnableLambda(self._format, name="format_context")
+        )
+        return (
+            self._prepare
+            | RunnableLambda(self._generate, name="generate")
+            | RunnableLambda(self._check, name="check_citations")
+        ).with_config(run_name="answer_pipeline")
+
+    def _inputs(self, question, history, k, mode, generator) -> dict[str, Any]:
+        question = (question or "").strip()
+        if not question:
+            raise InputError("The question is empty. Type a question, e.g. 太钢的碳中和目标是什么")
+        return {
+            "question": question,
+            "history": [(str(u), str(a)) for u, a in (history or ())],
+            "k": int(k or self.settings.top_k),
+            "mode": mode or self.settings.retrieval_mode,
+            "generator": generator or self.settings.generator,
+        }
+
+    def _rewrite(self, state: dict) -> dict:
+        state = {**state, "started": time.perf_counter(), "timings": {}}
+        state["generator"] = self._generator(state["generator"])
+        question, history = state["question"], state["history"]
+        standalone = question
+        if history:
+            rewrite = getattr(state["generator"], "rewrite", None)
+            standalone = rewrite(question, history) if rewrite else rewrite_rule_based(question, history)
+        state["standalone"] = standalone.strip() or question
+        return state
+
+    def _retrieve(self, state: dict) -> dict:
+        started = time.perf_counter()
+        contexts = self.searcher.search(state["standalone"], state["k"], state["mode"])
+        state["contexts"] = contexts
+        state["timings"]["retrieve"] = (time.perf_counter() - started) * 1000
+        return state
+
+    def _format(self, state: dict) -> dict:
+        """The numbered, delimited passages (what an LLM sees; kept for logging and tests)."""
+        state["context_text"] = P.format_passages(self.settings.prompts_dir, state["contexts"])
+        return state
+
+    def _generate(self, state: dict) -> dict:
+        started = time.perf_counter()
+        state["draft"] = state["generator"].generate(state["standalone"], state["contexts"])
+        state["timings"]["generate"] = (time.perf_counter() - started) * 1000
+        return state
+
+    def _check(self, state: dict) -> Answer:
+        started = time.perf_counter()
+        draft: Draft = state["draft"]
+        contexts = state["contexts"]
+        standalone = state["standalone"] if state["standalone"] != state["question"] else None
+        if draft.refused:
+            answer = Answer(state["question"], self.refusal, True, [], contexts, standalone_question=standalone)
+        else:
+            checked = check_citations(draft.text, contexts, embed=self._embed_passages, exempt=[self.refusal])
+            refused = not checked.citations and not checked.answer
+            answer = Answer(
+                state["question"],
+                checked.answer if not refused else self.refusal,
+                refused,
+                checked.citations,
+                contexts,
+                standalone_question=standalone,
+                unsupported=checked.unsupported,
+            )
+        state["timings"]["generate"] = state["timings"].get("generate", 0.0) + (time.perf_counter() - started) * 1000
+        state["timings"]["total"] = (time.perf_counter() - state["started"]) * 1000
+        answer.timings_ms = {name: state["timings"].get(name, 0.0) for name in ("retrieve", "generate", "total")}
+        return answer
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _generator(self, choice) -> Generator:
+        if not isinstance(choice, str):
+            return choice  # a ready Generator object
+        name = choice.strip().lower()
+        if name not in GENERATORS:
+            raise InputError(f"Unknown generator '{choice}'. Use one of: {', '.join(GENERATORS)}")
+        with self._lock:
+            if name not in self._generators:
+                if name == "extractive":
+                    self._generators[name] = ExtractiveGenerator(
+                        self.refusal, self.settings.answer_max_chars, self._embed_query, self._embed_passages
+                    )
+                else:
+                    from rag.answer.llm import OpenAIGenerator
+
+                    self._generators[name] = OpenAIGenerator(self.settings)
+            return self._generators[name]
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            cached = self._query_vectors.get(text)
+        if cached is not None:
+            return cached
+        vector = np.asarray(self.searcher.embeddings.encode_queries([text])[0], dtype=np.float32)
+        with self._lock:
+            self._query_vectors[text] = vector
+            while len(self._query_vectors) > 256:
+                self._query_vectors.popitem(last=False)
+        return vector
+
+    def _embed_passages(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.searcher.embeddings.encode_passages(list(texts)), dtype=np.float32)

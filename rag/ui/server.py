@@ -1,0 +1,138 @@
+"""Start-up for the UI (used by ``python app.py`` and ``rag serve``).
+
+1. Check where to listen: loopback by default; any other address needs an explicit
+   ``allow_remote`` (``--allow-remote`` / ``--listen-all``), so a misplaced RAG_HOST
+   cannot expose the app by accident.
+2. Read optional authentication from ``Settings.auth`` (env ``RAG_AUTH="user:password"``).
+3. Build the index when there is none (progress bar in the terminal), load the model
+   and index once, then launch Gradio with a queue sized for CPU-bound answering.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+
+from rag.config import Settings
+from rag.errors import InputError
+
+QUEUE_MAX_SIZE = 128  # waiting requests beyond this are turned away with "queue full"
+CJK_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "system-ui", "sans-serif"]
+
+
+def is_loopback(host: str) -> bool:
+    host = (host or "").strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, allow_remote: bool) -> None:
+    """Refuse a non-loopback address unless remote access was asked for explicitly."""
+    if not is_loopback(host) and not allow_remote:
+        raise InputError(
+            f"拒绝监听 {host}：该地址会让局域网或公网上的其他人访问本服务。"
+            f"如确需对外提供服务，请加上 --allow-remote（或用 --listen-all 监听 0.0.0.0），"
+            f"并建议同时设置 RAG_AUTH=\"用户名:密码\"。 / Refusing to listen on {host} without --allow-remote."
+        )
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """``"user:password"`` → ``("user", "password")``; empty → no authentication."""
+    if value is None or not value.strip():
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user.strip() or not password:
+        raise InputError('RAG_AUTH 的格式应为 "用户名:密码"（例如 RAG_AUTH="editor:s3cret"）。')
+    return user.strip(), password
+
+
+def ensure_index(settings: Settings) -> bool:
+    """Build the index (corpus + uploads) when none exists; True when one was built."""
+    from rag.store import ingest
+    from rag.store.index_store import current_generation
+
+    if current_generation(settings.index_dir) is not None:
+        return False
+    from rag.ui.knowledge_base import drop_empty_upload_dir
+
+    print(f"首次启动：在 {settings.index_dir} 建立索引… / building the index", file=sys.stderr, flush=True)
+    drop_empty_upload_dir(settings)
+    report = ingest(None, settings, show_progress=True)
+    print(report.summary(), file=sys.stderr, flush=True)
+    return True
+
+
+def preload(settings: Settings) -> None:
+    """Load the embedding model and the index once, before the first visitor arrives."""
+    from rag.retrieval import load_searcher
+
+    print("正在加载嵌入模型和索引… / loading model and index", file=sys.stderr, flush=True)
+    load_searcher(settings)
+
+
+def cpu_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def configure_threads(concurrency: int) -> int:
+    """Share the cores between the answers running at once: torch threads per answer =
+    cores // concurrency (at least 1). Without this every concurrent answer starts one
+    thread per core and, on a small machine, they spend their time preempting each other."""
+    import torch
+
+    threads = max(1, cpu_cores() // max(1, concurrency))
+    torch.set_num_threads(threads)
+    return threads
+
+
+def theme():
+    import gradio as gr
+
+    return gr.themes.Soft(primary_hue="blue", font=CJK_FONTS, font_mono=["ui-monospace", "DejaVu Sans Mono", "monospace"])
+
+
+def serve(settings: Settings, *, allow_remote: bool = False, block: bool = True):
+    """Check, prepare and launch; returns the running Blocks (``block=False`` for tests)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    check_bind(settings.host, allow_remote)
+    if not 1 <= int(settings.port) <= 65535:
+        raise InputError(f"端口号 {settings.port} 无效（应在 1–65535 之间）。")
+    auth = parse_auth(settings.auth)
+    ensure_index(settings)  # a first build uses every core
+
+    from rag.ui.layout import ANSWER_CONCURRENCY, build_app
+    from rag.ui.render import CSS
+
+    configure_threads(ANSWER_CONCURRENCY)
+    preload(settings)
+
+    demo = build_app(settings)
+    demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
+    try:
+        demo.launch(
+            server_name=settings.host,
+            server_port=int(settings.port),
+            auth=auth,
+            auth_message="请输入用户名和密码" if auth else None,
+            max_file_size=settings.upload_max_bytes,
+            theme=theme(),
+            css=CSS,
+            footer_links=["api"],
+            ssr_mode=False,
+            show_error=True,
+            prevent_thread_lock=not block,
+            quiet=False,
+        )
+    except OSError as exc:
+        raise InputError(
+            f"无法在 {settings.host}:{settings.port} 启动服务（{exc}）。端口可能已被占用，请用 --port 指定其他端口。"
+        ) from None
+    return demo

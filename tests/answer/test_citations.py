@@ -1,0 +1,57 @@
+from rag.answer.citations import check_citations, lexical_support, normalize_markers
+from tests.answer.fakes import MODEL, ROADMAP, ToyEmbeddings, VISIT, make_results
+
+CONTEXTS = make_results([ROADMAP, MODEL, VISIT])
+
+
+def test_marker_pointing_nowhere_is_removed():
+    checked = check_citations("太钢正式发布了不锈钢低碳冶金技术路线图[1][9]。", CONTEXTS)
+    assert checked.answer == "太钢正式发布了不锈钢低碳冶金技术路线图[1]。"
+    assert checked.removed_markers == [9]
+    assert [c.n for c in checked.citations] == [1]
+
+
+def test_invalid_only_marker_is_replaced_by_the_supporting_passage():
+    checked = check_citations("太钢确立了“13460”绿色低碳发展模式[9]。", CONTEXTS)
+    assert checked.answer == "太钢确立了“13460”绿色低碳发展模式[2]。"
+    assert [c.n for c in checked.citations] == [2]
+    assert checked.citations[0].support == ["太钢确立了“13460”绿色低碳发展模式。"]
+
+
+def test_unmarked_sentence_gets_its_passage_and_unsupported_is_flagged():
+    draft = "盛更红到娄烦县调研帮扶村产业项目情况。太钢的营收在2060年将达到一万亿元。"
+    checked = check_citations(draft, CONTEXTS)
+    assert checked.answer.startswith("盛更红到娄烦县调研帮扶村产业项目情况[3]。")
+    assert checked.unsupported == ["太钢的营收在2060年将达到一万亿元。"]
+    assert [c.n for c in checked.citations] == [3]
+
+
+def test_embedding_match_is_the_fallback_for_paraphrases():
+    draft = "县委书记李树忠、县长景博陪同调研的那天是1月5日"  # shares bigrams, below the lexical bar alone
+    lexical_only = check_citations(draft, CONTEXTS)
+    with_embedding = check_citations(draft, CONTEXTS, embed=ToyEmbeddings().encode_passages)
+    assert lexical_only.citations or with_embedding.citations
+    assert all(c.n == 3 for c in with_embedding.citations)
+
+
+def test_every_citation_is_a_marker_in_the_answer():
+    draft = "路线图明确了太钢集团低碳发展的时序表[1]。最终实现零碳目标[2][2]。没有出处的话[7]。"
+    checked = check_citations(draft, CONTEXTS)
+    assert "[7]" not in checked.answer and checked.answer.count("[2]") == 1
+    shown = {int(n) for n in __import__("re").findall(r"\[(\d+)\]", checked.answer)}
+    assert shown == {c.n for c in checked.citations}
+
+
+def test_refusal_text_needs_no_citation():
+    checked = check_citations("资料中没有相关信息", CONTEXTS, exempt=["资料中没有相关信息"])
+    assert checked.answer == "资料中没有相关信息"
+    assert checked.citations == [] and checked.unsupported == []
+
+
+def test_marker_spellings_are_normalised():
+    assert normalize_markers("见［1］和【2】以及[1,3]、[2、4]") == "见[1]和[2]以及[1][3]、[2][4]"
+
+
+def test_lexical_support_is_one_for_verbatim_quotes():
+    assert lexical_support("太钢正式发布了不锈钢低碳冶金技术路线图[1]。", ROADMAP) == 1.0
+    assert lexical_support("宝武集团发布了氢冶金示范工程", ROADMAP) < 0.6

@@ -1,0 +1,85 @@
+import re
+
+from rag.answer.extractive import ExtractiveAnswerer, ExtractiveGenerator, candidate_sentences
+from rag.answer.sentences import normalize, split_spans, strip_markers
+from rag.evaluation.metrics import citation_support
+from tests.answer.fakes import MODEL, ROADMAP, VISIT, ZHUZHOU, ToyEmbeddings, make_results
+
+CONTEXTS = make_results([MODEL, ROADMAP, VISIT, ZHUZHOU])
+TOY = ToyEmbeddings()
+
+
+def answer(question, contexts=CONTEXTS, **kwargs):
+    return ExtractiveAnswerer(**kwargs).answer(question, contexts, TOY.encode_queries([question])[0])
+
+
+def test_goal_question_gathers_all_four_milestones():
+    text = answer("太钢的碳中和目标是什么")
+    for fact in ("2025年实现降碳6%", "2030年实现降碳16%", "2035年实现降碳30%", "2050年实现碳中和"):
+        assert fact in normalize(text)
+
+
+def test_every_sentence_is_verbatim_and_ends_with_its_marker():
+    text = answer("太钢的碳中和目标是什么")
+    by_n = {r.rank: r.chunk.text for r in CONTEXTS}
+    supported, cited = citation_support(text, by_n)
+    assert cited >= 1 and supported == cited
+    for piece in re.findall(r"[^。！？；\n]+?\[\d+\][。！？；]?", text):
+        n = int(re.search(r"\[(\d+)\]", piece).group(1))
+        assert normalize(strip_markers(piece)).rstrip("。") in normalize(by_n[n])
+
+
+def test_fact_question_quotes_the_answer_and_stays_on_topic():
+    text = answer("哪些领导陪同盛更红在娄烦县调研？")
+    assert "李树忠" in text and "景博" in text
+    text = answer("厂BA揭幕战由谁开球？")
+    assert "大国工匠易冉为揭幕战开球[4]。" in text
+    assert "太钢" not in text
+
+
+def test_budget_is_respected():
+    text = answer("太钢的碳中和目标是什么", max_chars=120)
+    assert len(strip_markers(text)) <= 160  # one long best sentence may exceed a tiny budget alone
+
+
+def test_repeated_sentences_from_overlapping_chunks_are_dropped():
+    overlapping = make_results([ROADMAP, ROADMAP[40:] + "另有一句。"])
+    found = candidate_sentences(overlapping)
+    texts = [s.text for s in found.sentences]
+    assert len(texts) == len(set(texts))
+    # the sentence after the last shared one is still known as its successor
+    last_shared = texts.index(split_spans(ROADMAP)[-1].text)
+    assert texts[found.following[last_shared][0]] == "另有一句。"
+    text = answer("太钢的碳中和目标是什么", overlapping)
+    assert normalize(text).count("2050年实现碳中和") == 1
+
+
+def test_generator_refuses_with_the_fixed_text():
+    generator = ExtractiveGenerator("资料中没有相关信息", embed_query=lambda q: TOY.encode_queries([q])[0], embed_passages=TOY.encode_passages)
+    draft = generator.generate("太钢2060年的营收目标是多少", CONTEXTS)
+    assert draft.refused and draft.text == "资料中没有相关信息" and "2060" in draft.reason
+    draft = generator.generate("太钢的碳中和目标是什么", CONTEXTS)
+    assert not draft.refused and "2050年" in draft.text
+    parts = list(generator.stream("太钢的碳中和目标是什么", CONTEXTS))
+    assert "".join(parts[:-1]) == parts[-1].text
+
+
+def test_deterministic():
+    assert answer("太钢的碳中和目标是什么") == answer("太钢的碳中和目标是什么")
+
+
+def test_items_in_the_sentence_after_the_lead_are_gathered():
+    awards = make_results([
+        "本报讯 近日，中国电力企业联合会发布2024年度火电机组能效对标结果，中铝股份4台机组在全国火电机组能效对标中获奖。"
+        "其中，六盘山热电1号机组荣获AAAA级，银星发电1号、2号机组荣获AAA级。"
+        "近年来，中铝股份加强精益管理。",
+        ZHUZHOU,
+    ])
+    text = answer("中铝股份在2024年度火电机组能效对标中有哪些机组获奖？", awards)
+    assert "六盘山热电1号机组荣获AAAA级" in text and "银星发电1号、2号机组荣获AAA级" in text
+
+
+def test_photo_credit_line_answers_who_took_the_photo():
+    credits = make_results(["图为发布现场。\n张可树 摄\n成为全球钢铁及先进材料业引领者", ROADMAP])
+    text = answer("路线图发布现场的照片是谁拍摄的？", credits)
+    assert "张可树 摄[1]" in text

@@ -1,0 +1,127 @@
+"""The openai generator against a real local HTTP server speaking the chat-completions protocol."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from rag.answer import Draft
+from rag.answer.llm import OpenAIGenerator, is_refusal
+from rag.chain import AnswerPipeline
+from rag.config import Settings
+from rag.errors import RagError
+from tests.answer.fake_openai import FakeOpenAI
+from tests.answer.fakes import ToySearcher
+
+pytestmark = pytest.mark.integration  # HTTP servers (fast, but real sockets)
+
+REPLY = "太钢计划2050年实现碳中和[1]。2030年实现降碳16%[9]。"
+
+
+def settings_for(server: FakeOpenAI | None, tmp_path, **extra) -> Settings:
+    base = server.base_url if server else None
+    return Settings(
+        index_dir=tmp_path / "index",
+        generator="openai",
+        llm_base_url=base,
+        llm_model="qwen-test",
+        llm_api_key="sk-test",
+        llm_timeout=5.0,
+        **extra,
+    )
+
+
+def test_request_carries_model_numbered_passages_and_instruction(tmp_path):
+    with FakeOpenAI(REPLY) as server:
+        pipeline = AnswerPipeline(settings_for(server, tmp_path), searcher=ToySearcher())
+        answer = pipeline.invoke("太钢的碳中和目标是什么")
+    request = server.requests[0]
+    assert server.paths[0] == "/v1/chat/completions"
+    assert server.headers[0].get("authorization") == "Bearer sk-test"
+    assert request["model"] == "qwen-test"
+    assert not request.get("stream")
+    system, user = request["messages"][0], request["messages"][-1]
+    assert system["role"] == "system" and "只根据" in system["content"] and "[n]" in system["content"]
+    assert "资料中没有相关信息" in system["content"]
+    assert user["role"] == "user"
+    assert "<资料 1>" in user["content"] and "</资料 1>" in user["content"] and "<资料 2>" in user["content"]
+    assert "2050年实现碳中和" in user["content"] and "太钢的碳中和目标是什么" in user["content"]
+    # the citation check removed the invalid [9] and cited the passage that supports the sentence
+    assert "[9]" not in answer.answer
+    assert answer.answer.startswith("太钢计划2050年实现碳中和[1]。")
+    assert not answer.refused
+    numbers = {c.n for c in answer.citations}
+    assert 1 in numbers and numbers <= {r.rank for r in answer.contexts}
+    assert set(answer.timings_ms) == {"retrieve", "generate", "total"}
+
+
+def test_streaming_yields_deltas_then_the_checked_answer(tmp_path):
+    with FakeOpenAI(REPLY) as server:
+        pipeline = AnswerPipeline(settings_for(server, tmp_path), searcher=ToySearcher())
+        parts = list(pipeline.stream("太钢的碳中和目标是什么"))
+    assert server.requests[0]["stream"] is True
+    deltas, final = parts[:-1], parts[-1]
+    assert len(deltas) > 2 and all(isinstance(d, str) for d in deltas)
+    assert "".join(deltas) == REPLY  # the raw model output, as streamed
+    assert "[9]" not in final.answer and final.answer.startswith("太钢计划2050年实现碳中和[1]。")
+
+
+def test_model_refusal_becomes_a_refused_answer_without_citations(tmp_path):
+    with FakeOpenAI("资料中没有相关信息。") as server:
+        answer = AnswerPipeline(settings_for(server, tmp_path), searcher=ToySearcher()).invoke("太钢2060年的营收目标是多少")
+    assert answer.refused and answer.answer == "资料中没有相关信息"
+    assert answer.citations == [] and answer.contexts  # related passages stay listed, never cited
+    assert is_refusal("资料中没有相关信息[1]", "资料中没有相关信息")
+
+
+def test_follow_up_is_rewritten_by_the_model(tmp_path):
+    with FakeOpenAI() as server:
+        server.replies = ["太钢2030年的降碳目标是什么", "太钢计划2030年实现降碳16%[1]。"]
+        searcher = ToySearcher()
+        answer = AnswerPipeline(settings_for(server, tmp_path), searcher=searcher).invoke(
+            "那2030年呢？", [("太钢的碳中和目标是什么", "太钢计划2050年实现碳中和[1]。")]
+        )
+    rewrite_prompt = server.requests[0]["messages"][-1]["content"]
+    assert "那2030年呢？" in rewrite_prompt and "太钢的碳中和目标是什么" in rewrite_prompt
+    assert searcher.queries == ["太钢2030年的降碳目标是什么"]
+    assert answer.standalone_question == "太钢2030年的降碳目标是什么"
+
+
+def test_http_500_is_a_clear_error(tmp_path):
+    with FakeOpenAI(status=500) as server:
+        pipeline = AnswerPipeline(settings_for(server, tmp_path), searcher=ToySearcher())
+        with pytest.raises(RagError) as info:
+            pipeline.invoke("太钢的碳中和目标是什么")
+    message = str(info.value)
+    assert server.base_url in message and "500" in message and "--llm extractive" in message
+    assert "Traceback" not in message and "\n" not in message
+
+
+def test_connection_refused_is_a_clear_error(tmp_path):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = settings_for(None, tmp_path).replace(llm_base_url=f"http://127.0.0.1:{port}/v1")
+    pipeline = AnswerPipeline(settings, searcher=ToySearcher())
+    started = time.perf_counter()
+    with pytest.raises(RagError, match=rf"LLM endpoint http://127.0.0.1:{port}/v1 unreachable: .*RAG_LLM_BASE_URL or use --llm extractive"):
+        list(pipeline.stream("太钢的碳中和目标是什么"))
+    assert time.perf_counter() - started < 10
+
+
+def test_missing_configuration_is_a_clear_error(tmp_path):
+    settings = Settings(index_dir=tmp_path / "index", generator="openai")
+    with pytest.raises(RagError, match="RAG_LLM_BASE_URL and RAG_LLM_MODEL"):
+        OpenAIGenerator(settings)
+    pipeline = AnswerPipeline(settings, searcher=ToySearcher())
+    with pytest.raises(RagError, match="RAG_LLM_BASE_URL"):
+        pipeline.invoke("太钢的碳中和目标是什么")
+
+
+def test_no_passages_means_no_call(tmp_path):
+    with FakeOpenAI(REPLY) as server:
+        generator = OpenAIGenerator(settings_for(server, tmp_path))
+        assert generator.generate("太钢的碳中和目标是什么", []) == Draft("资料中没有相关信息", True, "no passages")
+    assert server.requests == []

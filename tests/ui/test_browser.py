@@ -1,0 +1,118 @@
+"""End to end in headless Chromium: ask, read the cited answer, upload a document, ask about it.
+
+Run with ``pytest -m browser``. Set ``RAG_SCREENSHOT=docs/screenshot.png`` to refresh the
+README screenshot (by default it goes to the test's tmp folder).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from rag.config import PROJECT_ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+CANONICAL = "太钢的碳中和目标是什么"
+ANSWER_TIMEOUT_MS = 120_000
+
+NEW_DOCUMENT = """株洲星河动力公司发布“青鸾-7”物流无人机
+
+本报讯 株洲市星河动力科技有限公司近日在云龙示范区发布“青鸾-7”型物流无人机。该机型最大载重为4873克，满载续航时间为137分钟。
+
+公司负责人介绍，“青鸾-7”将首先用于湘江沿岸乡镇的医疗物资配送，计划年内投入运营。
+"""
+NEW_QUESTION = "青鸾-7型物流无人机的最大载重是多少"
+
+
+def ask(page, question: str) -> str:
+    """Type a question, send it, wait for the finished answer (sources panel drawn); its text."""
+    answers_before = page.locator("#chatbot .message-content").count()
+    page.locator("#question textarea").fill(question)
+    page.locator("#send").click()
+    return wait_for_answer(page, answers_before)
+
+
+def wait_for_answer(page, answers_before: int):
+    page.wait_for_function(
+        """n => { const m = document.querySelectorAll('#chatbot .message-content');
+                  return m.length >= n + 2 && !m[m.length - 1].querySelector('.rag-cursor')
+                         && !m[m.length - 1].innerText.includes('正在检索'); }""",
+        arg=answers_before,
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+    return page.locator("#chatbot .message-content").last
+
+
+def cited_files(message) -> list[str]:
+    """File names in the "来源" list of an answer (not the collapsed uncited passages)."""
+    return message.locator(".rag-sources > .rag-source .rag-file").all_inner_texts()
+
+
+def screenshot_path(tmp_path: Path) -> Path:
+    target = os.environ.get("RAG_SCREENSHOT")
+    if not target:
+        return tmp_path / "screenshot.png"
+    path = Path(target)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def test_chat_answer_sources_upload_and_new_answer(browser, app_server, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    page.set_default_timeout(60_000)
+    page.goto(app_server.url)
+    page.locator("#question textarea").wait_for()
+
+    # 1. the canonical question, asked by clicking its example; the answer streams in
+    page.locator("#examples").get_by_text(CANONICAL, exact=True).click()
+    page.wait_for_selector("#chatbot .rag-cursor, #chatbot .rag-sources", timeout=ANSWER_TIMEOUT_MS)
+    message = wait_for_answer(page, 0)
+    answer = message.locator(".rag-answer").first.inner_text()
+    assert "2050" in answer and "碳中和" in answer, answer
+    assert "[1]" in answer
+    sources = cited_files(message)
+    assert "000_a73fe32ef8bc3bea.txt" in sources, sources
+    head = message.locator(".rag-sources > .rag-source .rag-source-head").first.inner_text()
+    assert "[1]" in head and "得分" in head
+    assert message.locator(".rag-sources > .rag-source mark").count() >= 1
+    more = message.locator("details.rag-more")
+    if more.count():
+        assert more.first.get_attribute("open") is None  # uncited passages start collapsed
+    stats = page.locator("#stats").inner_text()
+    assert "文档" in stats and "段落" in stats
+
+    shot = screenshot_path(tmp_path)
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+
+    # 2. a vote is logged
+    # Gradio labels the thumbs in the browser's language: "赞" in zh-CN, "Like" in English
+    page.locator("#chatbot").get_by_role("button", name=re.compile(r"^(赞|Like)$")).last.click()
+    page.wait_for_timeout(1000)
+    assert '"vote": "up"' in app_server.feedback_path.read_text(encoding="utf-8")
+
+    # 3. upload a new document on the knowledge-base tab
+    doc = tmp_path / "株洲星河动力无人机.txt"
+    doc.write_text(NEW_DOCUMENT, encoding="utf-8")
+    page.get_by_role("tab", name="知识库").click()
+    page.locator("#upload_files input[type=file]").set_input_files(str(doc))
+    page.wait_for_timeout(1000)
+    page.locator("#upload_button").click()
+    page.wait_for_function(
+        "() => document.querySelector('#kb_status') && document.querySelector('#kb_status').innerText.includes('已加入')",
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+    assert "株洲星河动力无人机.txt" in page.locator("#documents").inner_text()
+    assert (app_server.upload_dir / "株洲星河动力无人机.txt").is_file()
+
+    # 4. a question only the new document answers
+    page.get_by_role("tab", name="问答").click()
+    message = ask(page, NEW_QUESTION)
+    answer = message.locator(".rag-answer").first.inner_text()
+    assert "4873" in answer, answer
+    assert "株洲星河动力无人机.txt" in cited_files(message)
+    page.close()

@@ -1,0 +1,116 @@
+"""Start-up checks: where to listen, authentication, building a missing index."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.cli import main as cli_main
+from rag.config import Settings
+from rag.errors import InputError
+from rag.ui import server
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "LOCALHOST", "::1", "[::1]", "127.0.0.2"])
+def test_loopback_hosts_need_no_flag(host):
+    assert server.is_loopback(host)
+    server.check_bind(host, allow_remote=False)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "example.com", ""])
+def test_other_hosts_need_allow_remote(host):
+    assert not server.is_loopback(host)
+    with pytest.raises(InputError, match="--allow-remote"):
+        server.check_bind(host, allow_remote=False)
+    server.check_bind(host, allow_remote=True)
+
+
+def test_parse_auth():
+    assert server.parse_auth(None) is None and server.parse_auth("  ") is None
+    assert server.parse_auth("editor:pa:ss") == ("editor", "pa:ss")
+    for bad in ("editor", ":pw", "editor:"):
+        with pytest.raises(InputError, match="RAG_AUTH"):
+            server.parse_auth(bad)
+
+
+def test_serve_refuses_public_host_before_loading_anything(monkeypatch, capsys):
+    monkeypatch.setattr(server, "ensure_index", lambda s: pytest.fail("must not build an index"))
+    monkeypatch.delenv("RAG_HOST", raising=False)
+    assert cli_main(["serve", "--host", "0.0.0.0"]) == 2
+    assert "--allow-remote" in capsys.readouterr().err
+    monkeypatch.setenv("RAG_HOST", "10.1.2.3")
+    assert cli_main(["serve"]) == 2
+
+
+def test_serve_options_from_flags_and_environment(monkeypatch):
+    import argparse
+
+    from rag.cli.serve_cmd import add_serve_options, apply_serve_args
+
+    parser = argparse.ArgumentParser()
+    add_serve_options(parser)
+    monkeypatch.setenv("RAG_PORT", "9000")
+    defaults = Settings.from_env()
+    settings, allow = apply_serve_args(parser.parse_args([]), defaults)
+    assert (settings.host, settings.port, allow) == ("127.0.0.1", 9000, False)
+    settings, allow = apply_serve_args(parser.parse_args(["--port", "8123", "--host", "localhost"]), defaults)
+    assert (settings.host, settings.port, allow) == ("localhost", 8123, False)
+    settings, allow = apply_serve_args(parser.parse_args(["--listen-all"]), defaults)
+    assert (settings.host, allow) == ("0.0.0.0", True)
+
+
+def test_bad_auth_fails_fast(monkeypatch):
+    monkeypatch.setattr(server, "ensure_index", lambda s: pytest.fail("must not build an index"))
+    with pytest.raises(InputError, match="RAG_AUTH"):
+        server.serve(Settings(auth="nopassword"))
+
+
+def test_missing_index_is_built_with_terminal_progress(tmp_path, monkeypatch):
+    import rag.store
+
+    calls = []
+    monkeypatch.setattr(rag.store, "ingest", lambda paths, settings, **kw: calls.append((paths, kw)) or rag.store.IngestReport())
+    settings = Settings(index_dir=tmp_path / "index")
+    assert server.ensure_index(settings) is True
+    assert calls == [(None, {"show_progress": True})]
+
+
+def test_existing_index_is_left_alone(tmp_path, monkeypatch):
+    import rag.store
+
+    index = tmp_path / "index"
+    (index / "gen-1").mkdir(parents=True)
+    (index / "CURRENT").write_text("gen-1", encoding="utf-8")
+    monkeypatch.setattr(rag.store, "ingest", lambda *a, **k: pytest.fail("must not rebuild"))
+    assert server.ensure_index(Settings(index_dir=index)) is False
+
+
+def test_serve_launches_with_host_port_auth_limits_and_queue(monkeypatch):
+    gr = pytest.importorskip("gradio")
+    from rag.ui import layout
+
+    calls = {}
+    monkeypatch.setattr(server, "ensure_index", lambda s: calls.setdefault("ensure_index", True))
+    monkeypatch.setattr(server, "preload", lambda s: calls.setdefault("preload", True))
+    monkeypatch.setattr(server, "configure_threads", lambda n: calls.setdefault("threads", n))
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: calls.setdefault("launch", kw))
+    settings = Settings(host="localhost", port=7999, auth="editor:s3cret", upload_max_bytes=12345)
+    demo = server.serve(settings)
+    launch = calls["launch"]
+    assert calls["ensure_index"] and calls["preload"] and calls["threads"] == layout.ANSWER_CONCURRENCY
+    assert (launch["server_name"], launch["server_port"]) == ("localhost", 7999)
+    assert launch["auth"] == ("editor", "s3cret") and launch["max_file_size"] == 12345
+    assert demo._queue.default_concurrency_limit == layout.ANSWER_CONCURRENCY
+    named = set(demo.get_api_info()["named_endpoints"])
+    assert {"/ask", "/upload", "/delete_document", "/reindex", "/documents", "/stats"} <= named
+
+
+def test_threads_share_the_cores(monkeypatch):
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr(server, "cpu_cores", lambda: 16)
+        assert server.configure_threads(4) == 4 and torch.get_num_threads() == 4
+        monkeypatch.setattr(server, "cpu_cores", lambda: 2)
+        assert server.configure_threads(4) == 1
+    finally:
+        torch.set_num_threads(before)
