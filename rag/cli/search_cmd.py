@@ -81,4 +81,5 @@ def print_results(query: str, results) -> None:
         c = r.chunk
         meta = " · ".join(x for x in (c.source, c.title or "", c.date or "") if x)
         print(f"[{r.rank}] {r.score:.4f}  {meta}")
-        print(f"    {c.text[:200]}{'…' if len(c.text) > 200 else ''}\n")
+        snippet = " ".join(c.text.split())
+        print(f"    {snippet[:200]}{'…' if len(snippet) > 200 else ''}\n")

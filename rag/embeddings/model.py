@@ -212,7 +212,9 @@ def _load_hub(name: str, device: str) -> SentenceTransformer:
 
 def _sentence_transformer(name_or_path: str, device: str, *, local_files_only: bool) -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # no per-load "Loading weights" bar on stderr
     try:
         model = SentenceTransformer(name_or_path, device=device, local_files_only=local_files_only)
     except (RuntimeError, AssertionError, ValueError) as exc:
