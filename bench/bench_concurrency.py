@@ -2,17 +2,19 @@
 
     python bench/bench_concurrency.py                 # starts `python app.py` on a free port
     python bench/bench_concurrency.py --url http://127.0.0.1:7860   # an app already running
-    python bench/bench_concurrency.py --users 8 --rounds 3
+    python bench/bench_concurrency.py --users 8 --repeats 5
 
 Each user is its own ``gradio_client.Client`` asking different questions through the
 named ``/ask`` endpoint (the same pipeline the chat uses). Questions come from the dev
 set, data/eval/questions.jsonl, or a built-in list when that file is absent.
 
-After a warm-up, two phases on disjoint questions: one user asking one question after
-another (the single-user baseline), then ``--users`` users at once. It checks that
-every question is answered and none errors, and that the concurrent p95 latency stays
-within ``--max-ratio`` × the single-user p95; prints a Markdown table; exits 1 when a
-check fails.
+After a warm-up, two phases alternate ``--repeats`` times, each on questions not asked
+before: one user asking one question after another (the single-user baseline), then
+``--users`` users at once. Alternating spreads any other load on the machine over both
+phases. It checks that every question is answered and none errors, and that the
+concurrent p95 latency stays within ``--max-ratio`` × the single-user p95; prints a
+Markdown table (with the server's CPU seconds per question when it started the server);
+exits 1 when a check fails.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class Run:
     unanswered: list[str] = field(default_factory=list)
     refused: int = 0
     wall: float = 0.0
+    cpu: float = 0.0  # server process CPU seconds (when the bench started the server)
 
     @property
     def n(self) -> int:
@@ -105,51 +108,59 @@ def ask_once(client, question: str, run: Run, lock: threading.Lock) -> None:
             run.refused += 1
 
 
-def single_user(url: str, questions: list[str]) -> Run:
-    from gradio_client import Client
+def process_cpu(pid: int | None) -> float:
+    """User + system CPU seconds of a process (0 when unknown)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
-    client = Client(url, verbose=False)
-    run, lock = Run(users=1), threading.Lock()
-    started = time.perf_counter()
+
+def single_user(client, questions: list[str], run: Run, pid: int | None) -> None:
+    """One user, one question after another; adds to ``run``."""
+    lock = threading.Lock()
+    cpu, started = process_cpu(pid), time.perf_counter()
     for question in questions:
         ask_once(client, question, run, lock)
-    run.wall = time.perf_counter() - started
-    return run
+    run.wall += time.perf_counter() - started
+    run.cpu += process_cpu(pid) - cpu
 
 
-def concurrent_users(url: str, questions: list[str], users: int, rounds: int) -> Run:
-    """``users`` clients at once; user ``i`` asks ``questions[i]``, ``questions[i + users]``, …"""
-    from gradio_client import Client
-
-    clients = [Client(url, verbose=False) for _ in range(users)]
-    run, lock = Run(users=users), threading.Lock()
+def concurrent_users(clients, questions: list[str], run: Run, pid: int | None) -> None:
+    """All clients at once; user ``i`` asks ``questions[i]``, ``questions[i + users]``, …; adds to ``run``."""
+    users, lock = len(clients), threading.Lock()
     barrier = threading.Barrier(users)
 
     def user(index: int) -> None:
         barrier.wait()
-        for r in range(rounds):
-            ask_once(clients[index], questions[(index + r * users) % len(questions)], run, lock)
+        for question in questions[index::users]:
+            ask_once(clients[index], question, run, lock)
 
     threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
-    started = time.perf_counter()
+    cpu, started = process_cpu(pid), time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    run.wall = time.perf_counter() - started
-    return run
+    run.wall += time.perf_counter() - started
+    run.cpu += process_cpu(pid) - cpu
 
 
-def split_questions(questions: list[str], warmup: int, single: int, concurrent: int) -> tuple[list[str], list[str], list[str]]:
-    """Disjoint question sets for warm-up, the single-user baseline and the concurrent phase.
+def split_questions(questions: list[str], sizes: list[int]) -> tuple[list[list[str]], bool]:
+    """Disjoint consecutive question sets of the given sizes (wrapping around when too few).
 
     The chain caches per question (query vectors, question analysis), so a question asked
-    twice would be answered faster the second time and flatter the phase that repeats it.
-    With too few questions the sets wrap around (and the table says so).
+    twice is answered faster the second time and would flatter the phase that repeats it.
     """
-    needed = warmup + single + concurrent
-    pool = [questions[i % len(questions)] for i in range(needed)]
-    return pool[:warmup], pool[warmup : warmup + single], pool[warmup + single :]
+    pool = [questions[i % len(questions)] for i in range(sum(sizes))]
+    out, start = [], 0
+    for size in sizes:
+        out.append(pool[start : start + size])
+        start += size
+    return out, sum(sizes) > len(questions)
 
 
 def free_port() -> int:
@@ -190,13 +201,15 @@ def stop_app(process: subprocess.Popen) -> None:
 
 def table(runs: list[Run]) -> str:
     lines = [
-        "| users | n | p50 (s) | p95 (s) | errors | throughput (q/s) |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| users | n | p50 (s) | p95 (s) | errors | throughput (q/s) | server CPU s / question |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
         throughput = run.n / run.wall if run.wall else float("nan")
+        cpu = f"{run.cpu / run.n:.2f}" if run.cpu and run.n else "–"
         lines.append(
-            f"| {run.users} | {run.n} | {run.percentile(50):.2f} | {run.percentile(95):.2f} | {len(run.errors)} | {throughput:.2f} |"
+            f"| {run.users} | {run.n} | {run.percentile(50):.2f} | {run.percentile(95):.2f} | {len(run.errors)} "
+            f"| {throughput:.2f} | {cpu} |"
         )
     return "\n".join(lines)
 
@@ -205,38 +218,49 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="an app already running (default: start python app.py on a free port)")
     parser.add_argument("--users", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=2, help="questions per concurrent user")
-    parser.add_argument("--single", type=int, default=16, help="questions in the single-user baseline")
+    parser.add_argument("--rounds", type=int, default=1, help="questions per concurrent user in each repeat")
+    parser.add_argument("--single", type=int, default=8, help="single-user questions in each repeat")
+    parser.add_argument("--repeats", type=int, default=3, help="alternations of the single-user and concurrent phases")
     parser.add_argument("--warmup", type=int, default=8, help="questions asked before measuring (not counted)")
     parser.add_argument("--max-ratio", type=float, default=3.0, help="allowed concurrent p95 / single-user p95")
     parser.add_argument("--json", type=Path, help="also write the numbers as JSON here")
     args = parser.parse_args(argv)
 
     questions, origin = load_questions()
-    warm, solo, multi = split_questions(questions, args.warmup, args.single, args.users * args.rounds)
-    repeats = len(questions) < args.warmup + args.single + args.users * args.rounds
-    process = None
+    per_repeat = [args.single, args.users * args.rounds]
+    sets, repeated = split_questions(questions, [args.warmup] + per_repeat * args.repeats)
+    warm, phases = sets[0], sets[1:]
+    process, pid = None, None
     if args.url:
         url = args.url.rstrip("/")
     else:
         process, url, log = start_app({})
+        pid = process.pid
         print(f"started app at {url} (log: {log})", file=sys.stderr)
+    load_before = os.getloadavg()[0]
+    baseline, loaded = Run(users=1), Run(users=args.users)
     try:
         from gradio_client import Client
 
-        warm_client = Client(url, verbose=False)
+        solo_client = Client(url, verbose=False)
+        clients = [Client(url, verbose=False) for _ in range(args.users)]
         for question in warm:
-            warm_client.predict(question=question, api_name="/ask")
-        baseline = single_user(url, solo)
-        loaded = concurrent_users(url, multi, args.users, args.rounds)
+            solo_client.predict(question=question, api_name="/ask")
+        # Alternate the phases, so that load from anything else on the machine falls on both.
+        for repeat in range(args.repeats):
+            single_user(solo_client, phases[2 * repeat], baseline, pid)
+            concurrent_users(clients, phases[2 * repeat + 1], loaded, pid)
     finally:
         if process is not None:
             stop_app(process)
+    load_after = os.getloadavg()[0]
 
     ratio = loaded.percentile(95) / baseline.percentile(95)
     print(
-        f"questions: {origin} ({len(questions)}; {len(warm)} warm-up, {len(solo)} single-user, {len(multi)} concurrent"
-        f"{', some repeated' if repeats else ', all different'}) · {os.cpu_count()} CPU cores"
+        f"questions: {origin} ({len(questions)}; {len(warm)} warm-up, then {args.repeats} × "
+        f"({args.single} single-user + {args.users}×{args.rounds} concurrent), "
+        f"{'some repeated' if repeated else 'all different'}) · {cpu_summary()} · "
+        f"load average {load_before:.1f} → {load_after:.1f}"
     )
     print()
     print(table([baseline, loaded]))
@@ -257,10 +281,11 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {
                     "questions": origin,
-                    "cpu_count": os.cpu_count(),
+                    "cpu": cpu_summary(),
+                    "load_average": [load_before, load_after],
                     "runs": [
                         {"users": r.users, "n": r.n, "p50": r.percentile(50), "p95": r.percentile(95),
-                         "errors": len(r.errors), "wall_s": r.wall}
+                         "errors": len(r.errors), "wall_s": r.wall, "server_cpu_s": r.cpu, "latencies": r.latencies}
                         for r in (baseline, loaded)
                     ],
                     "p95_ratio": ratio,
@@ -271,6 +296,14 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"FAIL {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def cpu_summary() -> str:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 0
+    return f"{cores} CPU cores"
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ itself and LangChain callbacks/tracing see every step by name.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections import OrderedDict
@@ -46,6 +47,7 @@ class AnswerPipeline:
         self.refusal = P.refusal_text(settings.prompts_dir)
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._search = _sharing_query_vectors(searcher, self._embed_query)
         self._generators: dict[str, Generator] = {}
         self._chain = self._build()
 
@@ -111,7 +113,7 @@ class AnswerPipeline:
 
     def _retrieve(self, state: dict) -> dict:
         started = time.perf_counter()
-        contexts = self.searcher.search(state["standalone"], state["k"], state["mode"])
+        contexts = self._search.search(state["standalone"], state["k"], state["mode"])
         state["contexts"] = contexts
         state["timings"]["retrieve"] = (time.perf_counter() - started) * 1000
         return state
@@ -172,6 +174,7 @@ class AnswerPipeline:
             return self._generators[name]
 
     def _embed_query(self, text: str) -> np.ndarray:
+        """The question's vector, computed once per question for retrieval and sentence scoring."""
         with self._lock:
             cached = self._query_vectors.get(text)
         if cached is not None:
@@ -185,3 +188,33 @@ class AnswerPipeline:
 
     def _embed_passages(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self.searcher.embeddings.encode_passages(list(texts)), dtype=np.float32)
+
+
+class _SharedQueryEmbeddings:
+    """The searcher's embedding model, with query vectors taken from the pipeline's cache."""
+
+    def __init__(self, inner, embed_query):
+        self._inner = inner
+        self._embed_query = embed_query
+
+    def encode_queries(self, texts, **kwargs):
+        return np.stack([self._embed_query(text) for text in texts])
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+def _sharing_query_vectors(searcher, embed_query):
+    """A view of ``searcher`` whose query embedding goes through ``embed_query``.
+
+    Retrieval and the extractive scorer both need the question's vector; this way it is
+    computed once. The view shares the searcher's index; the searcher itself is unchanged.
+    Only a plain ``Searcher`` gets a view; anything else is used as it is.
+    """
+    from rag.retrieval import Searcher
+
+    if type(searcher) is not Searcher:  # a wrapper or a test double: leave it alone
+        return searcher
+    view = copy.copy(searcher)
+    view.embeddings = _SharedQueryEmbeddings(searcher.embeddings, embed_query)
+    return view

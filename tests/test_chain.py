@@ -158,3 +158,38 @@ def test_real_follow_up(real_pipeline):
     assert answer.standalone_question and "2030" in answer.standalone_question and "太钢" in answer.standalone_question
     assert "降碳16%" in normalize(answer.answer)
     assert_citations_real(answer)
+
+
+def test_question_is_embedded_once_for_retrieval_and_scoring(tmp_path):
+    """With a real ``Searcher`` (toy vectors), retrieval reuses the scorer's query vector."""
+    from rag.retrieval import Searcher
+    from rag.store.dense import DenseIndex
+    from rag.store.lexical import LexicalIndex
+    from rag.store.tokenize import tokenize
+    from tests.answer.fakes import PASSAGES, ToyEmbeddings, make_chunk
+
+    class CountingEmbeddings(ToyEmbeddings):
+        calls = 0
+
+        def encode_queries(self, texts):
+            CountingEmbeddings.calls += 1
+            return super().encode_queries(texts)
+
+    class Manifest:
+        def check_model(self, model_id, dimension):
+            pass
+
+    class Store:
+        def __init__(self, chunks, vectors):
+            self.manifest, self.chunks, self.vectors = Manifest(), chunks, vectors
+            self.dense = DenseIndex.build(vectors, vectors.shape[1])
+            self.lexical = LexicalIndex.build([tokenize(c.text) for c in chunks])
+
+    embeddings = CountingEmbeddings()
+    chunks = [make_chunk(text, source, n) for n, (source, text) in enumerate(PASSAGES)]
+    searcher = Searcher(Store(chunks, embeddings.encode_passages([c.text for c in chunks])), embeddings)
+    pipeline = AnswerPipeline(Settings(index_dir=tmp_path / "index"), searcher=searcher)
+    answer = pipeline.invoke(CANONICAL, k=3)
+    assert CountingEmbeddings.calls == 1
+    assert len(answer.contexts) == 3
+    assert pipeline.searcher is searcher and searcher.embeddings is embeddings  # the searcher is untouched

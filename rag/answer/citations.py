@@ -110,7 +110,7 @@ def check_citations(
         for n in valid:
             support.setdefault(n, []).append(strip_markers(sentence).strip())
     out.append(draft[position:])
-    answer = strip_markers("".join(out)) if not spans else "".join(out)
+    answer = "".join(out) if spans else strip_markers(draft)
     citations = [Citation(n, by_n[n], support[n]) for n in sorted(support)]
     return CheckedAnswer(answer.strip(), citations, unsupported, removed, added)
 

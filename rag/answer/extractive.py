@@ -34,8 +34,8 @@ Embed = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised vectors
 
 LONG_SENTENCE = 160  # characters: longer sentences are also offered as clause runs
 MIN_CONTENT = 2  # word characters: shorter pieces are debris
-EMBED_CANDIDATES = 10  # sentences embedded per question (the best by lexical score)
-EMBED_CHARS = 96  # only a sentence's opening is embedded: cost grows with length, the gist is up front
+EMBED_CANDIDATES = 8  # sentences embedded per question (the best by lexical score)
+EMBED_CHARS = 80  # only a sentence's opening is embedded: cost grows with length, the gist is up front
 REDUNDANT = 0.6  # bigram Jaccard above which a sentence repeats one already chosen
 KEEP_RATIO = 0.62  # a sentence is kept when it scores this share of the best one
 CARRY = 0.75  # share of a sentence's score the next sentence inherits

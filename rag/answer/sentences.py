@@ -15,9 +15,8 @@ from dataclasses import dataclass
 _SENTENCE_END = re.compile(r"[。！？!?；;…]+[”’」』）)\]】]*|\n+")
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
-# 2025年 / 2025 年 / 2025-2030 etc.
+# a four-digit year: 2025年, 2025 年, 2025—2030
 YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
-NUMBER = re.compile(r"\d+(?:\.\d+)?%?|[一二三四五六七八九十百千万亿两]+(?:个|项|大|条|种|家|名|位|批|次|年|月|日|号|期|届|座|所)")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ Four recipes are scored with the same retrieval metrics on the same questions:
   ``similarity_search(question, k)``.
 
 Containment favours long chunks (a 500-character chunk holds a quote more often than
-a 300-character one), so each recipe also reports its mean context length
+a shorter one), so each recipe also reports its mean context length
 (``context_chars``: characters in the top k chunks) to show what its hits cost.
 """
 
@@ -99,6 +99,13 @@ def corpus_files(searcher, fallback_dir: Path) -> list[Path]:
     return sorted(p for p in Path(fallback_dir).rglob("*") if p.suffix in (".txt", ".md") and p.is_file())
 
 
+def fusion_text(searcher) -> str:
+    """How the searcher fuses its two rankings, in words."""
+    if getattr(searcher, "fusion", "rrf") == "rrf":
+        return f"reciprocal-rank fusion (k={getattr(searcher, 'rrf_k', 60)})"
+    return f"z-normalised score fusion (dense weight {getattr(searcher, 'dense_weight', 0.5)})"
+
+
 def compare(questions: Sequence[Question], searcher, *, k: int, corpus_dir: Path, progress: bool = True) -> dict[str, Any]:
     """All four recipes' retrieval metrics, keyed by recipe name."""
     chunk_size = searcher.store.manifest.chunk_size
@@ -106,7 +113,7 @@ def compare(questions: Sequence[Question], searcher, *, k: int, corpus_dir: Path
     descriptions = {
         "bm25": f"BM25 only (jieba words + CJK bigrams), our {chunk_size}-char chunks",
         "dense": f"dense only ({getattr(searcher.embeddings, 'model_id', 'embeddings')}, FAISS inner product), our {chunk_size}-char chunks",
-        "hybrid": f"BM25 + dense fused by reciprocal rank, our {chunk_size}-char chunks",
+        "hybrid": f"BM25 + dense, {fusion_text(searcher)}, our {chunk_size}-char chunks",
     }
     for mode in MODES:
         rows = score_texts(questions, searcher_fn(searcher, mode), k, progress, f"compare {mode}")

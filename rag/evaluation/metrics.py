@@ -227,7 +227,7 @@ def aggregate_answer(rows: Sequence[Mapping[str, Any]]) -> dict[str, float | Non
 
 
 def aggregate_latency(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float | None]]:
-    """p50/p95 (ms) per timing name found in the rows' ``timings_ms``."""
+    """p50/p95 (ms) of the ``retrieval``, ``generation`` and ``total`` timings in the rows."""
     names = ("retrieval", "generation", "total")
     out = {}
     for name in names:

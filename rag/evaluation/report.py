@@ -141,6 +141,14 @@ def failures(rows: Sequence[dict[str, Any]], limit: int | None = None) -> list[d
     return out[:limit]
 
 
+def fusion_note(cfg: dict[str, Any]) -> str:
+    if cfg.get("mode") != "hybrid" or not cfg.get("fusion"):
+        return ""
+    if cfg["fusion"] == "rrf":
+        return " (reciprocal-rank fusion)"
+    return f" ({cfg['fusion']} fusion, dense weight {cfg.get('dense_weight')})"
+
+
 def render_markdown(report: dict[str, Any], rows: Sequence[dict[str, Any]], *, command: str | None = None, chart: str | None = CHART_PNG) -> str:
     """report.md: headline tables, breakdowns, baselines, judge, failures, definitions."""
     cfg, counts, k = report["config"], report["counts"], report["config"]["k"]
@@ -151,7 +159,7 @@ def render_markdown(report: dict[str, Any], rows: Sequence[dict[str, Any]], *, c
         lines += [f"Produced by `{command}`.", ""]
     lines += [
         f"- questions: `{cfg['questions']}`: {counts['questions']} ({counts['answerable']} answerable, {counts['unanswerable']} unanswerable)",
-        f"- retrieval: top k = {k}, mode `{cfg['mode']}`; answers: {'generator `' + str(cfg.get('generator') or 'default') + '`' if cfg['answers'] else 'not generated'}",
+        f"- retrieval: top k = {k}, mode `{cfg['mode']}`{fusion_note(cfg)}; answers: {'generator `' + str(cfg.get('generator') or 'default') + '`' if cfg['answers'] else 'not generated'}",
     ]
     if index:
         lines.append(f"- index: {index.get('chunks')} chunks of {index.get('chunk_size')} chars (overlap {index.get('chunk_overlap')}), "
@@ -177,7 +185,7 @@ def render_markdown(report: dict[str, Any], rows: Sequence[dict[str, Any]], *, c
             ["citation support", a["citation_support"], f"{counts['cited_sentences']} cited sentences"],
         ])
     lines += ["", "## LLM judge / 大模型评判", ""] + judge_section(report["judge"])
-    lines += ["", "## Latency / 延迟 (ms)", ""]
+    lines += ["", "## Latency / 延迟 (ms)", "", f"Wall-clock per question on {cfg.get('machine') or 'the machine that ran the evaluation'}.", ""]
     lines += md_table(["stage", "p50", "p95", "n"], [[name, fmt(v["p50"], 1), fmt(v["p95"], 1), v["n"]] for name, v in lat.items()])
     lines += ["", "## By question type / 按问题类型", ""] + group_table(report["by_type"], k, "type")
     if chart:
@@ -232,7 +240,7 @@ by_type     {<type>: {retrieval, answer, counts}}     by_file {<file>|(none): {r
 baselines   {bm25|dense|hybrid|langchain_naive: {hit@1, hit@k, mrr, context_key_point_recall,
              context_chars, chunks, description, hit@k_by_type}}  or {skipped, reason}
 judge       {faithfulness, answer_correctness, counts, model, ...}  or {skipped, reason}
-config      {questions, k, mode, generator, answers, index}
+config      {questions, k, mode, fusion, dense_weight, generator, answers, index, machine}
 ```
 
 `bench/score_independent.py --questions FILE --rows out/eval/questions.jsonl --report out/eval/report.json` recomputes the headline figures with its own code and reports any difference.

@@ -46,9 +46,12 @@ class RunConfig:
     questions: str
     k: int = 5
     mode: str = "hybrid"
+    fusion: str | None = None
+    dense_weight: float | None = None
     generator: str | None = None
     answers: bool = True
     index: dict[str, Any] = field(default_factory=dict)
+    machine: str = field(default_factory=lambda: machine_description())
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +79,14 @@ class MemoSearcher:
 
     def __getattr__(self, name: str):
         return getattr(self._searcher, name)
+
+
+def machine_description() -> str:
+    """Where latencies were measured, e.g. ``Linux x86_64, 2 CPU cores``."""
+    import os
+    import platform
+
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores"
 
 
 # --- per question ---------------------------------------------------------------

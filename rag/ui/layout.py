@@ -46,7 +46,7 @@ def chat_messages(turns: list[dict[str, Any]]) -> list[dict[str, str]]:
     """The chatbot's messages, rebuilt from the session's turns (user, assistant, …)."""
     messages = []
     for turn in turns:
-        messages.append({"role": "user", "content": render.escape(turn["question"])})
+        messages.append({"role": "user", "content": render.question_html(turn["question"])})
         messages.append({"role": "assistant", "content": turn.get("html") or render.pending_html()})
     return messages
 

@@ -142,6 +142,11 @@ def answer_html(text: str, *, streaming: bool = False) -> str:
     return f'<div class="rag-answer">{_lines(body)}{cursor}</div>'
 
 
+def question_html(text: str) -> str:
+    """The user's question, escaped (no Markdown or HTML of theirs is interpreted)."""
+    return f'<div class="rag-question">{_lines(escape(text))}</div>'
+
+
 def pending_html() -> str:
     return '<div class="rag-answer rag-note">正在检索资料并生成回答…</div>'
 

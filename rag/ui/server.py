@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import sys
 
 from rag.config import Settings
@@ -39,6 +40,19 @@ def check_bind(host: str, allow_remote: bool) -> None:
             f"如确需对外提供服务，请加上 --allow-remote（或用 --listen-all 监听 0.0.0.0），"
             f"并建议同时设置 RAG_AUTH=\"用户名:密码\"。 / Refusing to listen on {host} without --allow-remote."
         )
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail before the slow start-up work when another program already holds the port."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host.strip("[]"), int(port)))
+        except OSError as exc:
+            raise InputError(
+                f"无法监听 {host}:{port}（{exc.strerror or exc}）。端口可能已被占用，请用 --port 或 RAG_PORT 指定其他端口。"
+            ) from None
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -106,6 +120,7 @@ def serve(settings: Settings, *, allow_remote: bool = False, block: bool = True)
     if not 1 <= int(settings.port) <= 65535:
         raise InputError(f"端口号 {settings.port} 无效（应在 1–65535 之间）。")
     auth = parse_auth(settings.auth)
+    check_port_free(settings.host, settings.port)
     ensure_index(settings)  # a first build uses every core
 
     from rag.ui.layout import ANSWER_CONCURRENCY, build_app

@@ -1,5 +1,7 @@
+import numpy as np
+
 from rag.answer.citations import check_citations, lexical_support, normalize_markers
-from tests.answer.fakes import MODEL, ROADMAP, ToyEmbeddings, VISIT, make_results
+from tests.answer.fakes import MODEL, ROADMAP, VISIT, make_results
 
 CONTEXTS = make_results([ROADMAP, MODEL, VISIT])
 
@@ -27,11 +29,18 @@ def test_unmarked_sentence_gets_its_passage_and_unsupported_is_flagged():
 
 
 def test_embedding_match_is_the_fallback_for_paraphrases():
-    draft = "县委书记李树忠、县长景博陪同调研的那天是1月5日"  # shares bigrams, below the lexical bar alone
-    lexical_only = check_citations(draft, CONTEXTS)
-    with_embedding = check_citations(draft, CONTEXTS, embed=ToyEmbeddings().encode_passages)
-    assert lexical_only.citations or with_embedding.citations
-    assert all(c.n == 3 for c in with_embedding.citations)
+    paraphrase = "两位地方主官全程陪着看了项目"  # no lexical overlap with any passage
+    texts = [paraphrase] + [r.chunk.text for r in CONTEXTS]
+
+    def embed(batch):  # the paraphrase points the same way as passage 3, nothing else does
+        rows = {paraphrase: [0, 0, 1], ROADMAP: [1, 0, 0], MODEL: [0.6, 0.8, 0], VISIT: [0, 0.3, 0.954]}
+        return np.asarray([rows[t] for t in batch], dtype=np.float32)
+
+    assert texts  # all known to the stub
+    assert check_citations(paraphrase, CONTEXTS).unsupported == [paraphrase]
+    checked = check_citations(paraphrase, CONTEXTS, embed=embed)
+    assert checked.answer == paraphrase + "[3]" and [c.n for c in checked.citations] == [3]
+    assert checked.unsupported == []
 
 
 def test_every_citation_is_a_marker_in_the_answer():

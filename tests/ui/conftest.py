@@ -17,8 +17,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -68,6 +70,9 @@ def wait_until_serving(url: str, process: subprocess.Popen, log_path: Path, time
             with urllib.request.urlopen(f"{url}/gradio_api/info", timeout=5) as response:
                 if response.status == 200:
                     return
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401:  # serving, behind a login
+                return
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
             pass
         time.sleep(0.5)
@@ -84,12 +89,11 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def app_server(corpus_settings, tmp_path_factory) -> RunningApp:
-    """The real app (``python app.py``) on a free port with its own copy of the index."""
-    root = tmp_path_factory.mktemp("app")
+@contextmanager
+def running_app(source_index: Path, root: Path, **extra_env: str) -> Iterator[RunningApp]:
+    """``python app.py`` on a free port with its own copy of ``source_index``; stopped on exit."""
     index_dir = root / "index"
-    shutil.copytree(corpus_settings.index_dir, index_dir, ignore=shutil.ignore_patterns(".lock", ".gen-*"))
+    shutil.copytree(source_index, index_dir, ignore=shutil.ignore_patterns(".lock", ".gen-*"))
     upload_dir, feedback_path, log_path = root / "uploads", root / "feedback.jsonl", root / "app.log"
     port = free_port()
     env = {
@@ -104,6 +108,7 @@ def app_server(corpus_settings, tmp_path_factory) -> RunningApp:
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("RAG_AUTH", None)
+    env.update(extra_env)
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     app = RunningApp(f"http://127.0.0.1:{port}", port, index_dir, upload_dir, feedback_path, log_path, process)
@@ -112,6 +117,13 @@ def app_server(corpus_settings, tmp_path_factory) -> RunningApp:
         yield app
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="session")
+def app_server(corpus_settings, tmp_path_factory) -> Iterator[RunningApp]:
+    """The real app, shared by the API and browser tests of one session."""
+    with running_app(corpus_settings.index_dir, tmp_path_factory.mktemp("app")) as app:
+        yield app
 
 
 @pytest.fixture(scope="session")

@@ -47,7 +47,7 @@ def test_answer_streams_then_shows_sources(stub):
     respond = layout.make_respond(Settings())
     updates = run(respond, "太钢的碳中和目标是什么", [], k=3, mode="bm25")
     first_messages, _, cleared = updates[0]
-    assert cleared == "" and first_messages[0] == {"role": "user", "content": "太钢的碳中和目标是什么"}
+    assert cleared == "" and first_messages[0]["role"] == "user" and "太钢的碳中和目标是什么" in first_messages[0]["content"]
     assert "正在检索" in first_messages[1]["content"]
     streamed = [u[0][1]["content"] for u in updates[1:-1]]
     assert streamed and "rag-cursor" in streamed[0]
@@ -69,7 +69,7 @@ def test_follow_up_passes_history(stub):
 def test_user_text_is_escaped(stub):
     respond = layout.make_respond(Settings())
     messages, _, _ = run(respond, "<img src=x onerror=alert(1)>是什么", [])[-1]
-    assert messages[0]["content"].startswith("&lt;img")
+    assert "&lt;img" in messages[0]["content"] and "<img" not in messages[0]["content"]
 
 
 def test_errors_become_a_message_not_a_crash(monkeypatch):

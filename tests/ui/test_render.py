@@ -57,6 +57,11 @@ def test_answer_html_styles_markers_and_escapes():
     assert "rag-cursor" in render.answer_html("部分", streaming=True)
 
 
+def test_question_html_escapes_user_text():
+    out = render.question_html("**粗体**<b>标签</b>\n\n第二段")
+    assert "<b>" not in out and "&lt;b&gt;" in out and "\n" not in out
+
+
 def test_message_html_lists_cited_sources_and_collapses_the_rest():
     cited, other = result("a"), result("b", text="其他段落<script>x</script>", source="004_x.txt", rank=2)
     answer = Answer(

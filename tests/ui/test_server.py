@@ -92,11 +92,13 @@ def test_serve_launches_with_host_port_auth_limits_and_queue(monkeypatch):
     monkeypatch.setattr(server, "ensure_index", lambda s: calls.setdefault("ensure_index", True))
     monkeypatch.setattr(server, "preload", lambda s: calls.setdefault("preload", True))
     monkeypatch.setattr(server, "configure_threads", lambda n: calls.setdefault("threads", n))
+    monkeypatch.setattr(server, "check_port_free", lambda host, port: calls.setdefault("port_checked", (host, port)))
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: calls.setdefault("launch", kw))
     settings = Settings(host="localhost", port=7999, auth="editor:s3cret", upload_max_bytes=12345)
     demo = server.serve(settings)
     launch = calls["launch"]
     assert calls["ensure_index"] and calls["preload"] and calls["threads"] == layout.ANSWER_CONCURRENCY
+    assert calls["port_checked"] == ("localhost", 7999)
     assert (launch["server_name"], launch["server_port"]) == ("localhost", 7999)
     assert launch["auth"] == ("editor", "s3cret") and launch["max_file_size"] == 12345
     assert demo._queue.default_concurrency_limit == layout.ANSWER_CONCURRENCY
@@ -114,3 +116,15 @@ def test_threads_share_the_cores(monkeypatch):
         assert server.configure_threads(4) == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_busy_port_fails_fast_with_a_clear_message(monkeypatch):
+    import socket
+
+    monkeypatch.setattr(server, "ensure_index", lambda s: pytest.fail("must not build an index"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(InputError, match="端口可能已被占用"):
+            server.serve(Settings(port=port))
