@@ -77,6 +77,7 @@ class Run:
     refused: int = 0
     wall: float = 0.0
     cpu: float = 0.0  # server process CPU seconds (when the bench started the server)
+    client_cpu: float = 0.0  # this process's CPU seconds (the gradio_client users)
 
     @property
     def n(self) -> int:
@@ -119,14 +120,19 @@ def process_cpu(pid: int | None) -> float:
         return 0.0
 
 
+def own_cpu() -> float:
+    return time.process_time()
+
+
 def single_user(client, questions: list[str], run: Run, pid: int | None) -> None:
     """One user, one question after another; adds to ``run``."""
     lock = threading.Lock()
-    cpu, started = process_cpu(pid), time.perf_counter()
+    cpu, mine, started = process_cpu(pid), own_cpu(), time.perf_counter()
     for question in questions:
         ask_once(client, question, run, lock)
     run.wall += time.perf_counter() - started
     run.cpu += process_cpu(pid) - cpu
+    run.client_cpu += own_cpu() - mine
 
 
 def concurrent_users(clients, questions: list[str], run: Run, pid: int | None) -> None:
@@ -140,13 +146,14 @@ def concurrent_users(clients, questions: list[str], run: Run, pid: int | None) -
             ask_once(clients[index], question, run, lock)
 
     threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
-    cpu, started = process_cpu(pid), time.perf_counter()
+    cpu, mine, started = process_cpu(pid), own_cpu(), time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     run.wall += time.perf_counter() - started
     run.cpu += process_cpu(pid) - cpu
+    run.client_cpu += own_cpu() - mine
 
 
 def split_questions(questions: list[str], sizes: list[int]) -> tuple[list[list[str]], bool]:
@@ -201,15 +208,16 @@ def stop_app(process: subprocess.Popen) -> None:
 
 def table(runs: list[Run]) -> str:
     lines = [
-        "| users | n | p50 (s) | p95 (s) | errors | throughput (q/s) | server CPU s / question |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| users | n | p50 (s) | p95 (s) | errors | throughput (q/s) | CPU s / question: server | clients |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
         throughput = run.n / run.wall if run.wall else float("nan")
         cpu = f"{run.cpu / run.n:.2f}" if run.cpu and run.n else "–"
+        client = f"{run.client_cpu / run.n:.2f}" if run.n else "–"
         lines.append(
             f"| {run.users} | {run.n} | {run.percentile(50):.2f} | {run.percentile(95):.2f} | {len(run.errors)} "
-            f"| {throughput:.2f} | {cpu} |"
+            f"| {throughput:.2f} | {cpu} | {client} |"
         )
     return "\n".join(lines)
 
@@ -285,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
                     "load_average": [load_before, load_after],
                     "runs": [
                         {"users": r.users, "n": r.n, "p50": r.percentile(50), "p95": r.percentile(95),
-                         "errors": len(r.errors), "wall_s": r.wall, "server_cpu_s": r.cpu, "latencies": r.latencies}
+                         "errors": len(r.errors), "wall_s": r.wall, "server_cpu_s": r.cpu, "client_cpu_s": r.client_cpu,
+                         "latencies": r.latencies}
                         for r in (baseline, loaded)
                     ],
                     "p95_ratio": ratio,

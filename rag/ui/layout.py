@@ -30,9 +30,13 @@ EXAMPLES = [
 ]
 DOC_HEADERS = ["文件", "标题", "日期", "段落数", "来源"]
 
-# Concurrent answers per process. Retrieval is CPU-bound (query embedding, BM25) and
-# the machine may have only 2 cores: a few in flight keep the CPU busy without
-# thrashing; the rest wait in Gradio's queue. Measured in bench/bench_concurrency.py.
+# Answers computed at once per process (chat and /ask share this limit; the rest wait in
+# Gradio's queue, first come first served). Extractive answering is CPU-bound (e5
+# forward passes), so the server gives each running answer cores // ANSWER_CONCURRENCY
+# torch threads, at least 1 (rag.ui.server.configure_threads): on 2 cores, four answers
+# run single-threaded side by side instead of eight threads thrashing. Four and two
+# measured the same in bench/bench_concurrency.py on 2 cores; four leaves room for the
+# network wait of an OpenAI-compatible generator.
 ANSWER_CONCURRENCY = 4
 
 GENERATOR_CHOICES = [("抽取式（本地，无需大模型）", "extractive"), ("OpenAI 兼容接口", "openai")]
