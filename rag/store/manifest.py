@@ -15,6 +15,23 @@ from rag.errors import StoreError
 FORMAT_VERSION = 1
 
 
+def processing_fingerprint() -> str:
+    """A hash of the code that turns files into chunks (rag/corpus/*.py and rag/chunking.py).
+
+    When that code changes, every file is re-chunked on the next ingest, so an index never
+    mixes passages cleaned by two versions of the cleaner. Vectors of unchanged chunk texts
+    are still reused.
+    """
+    import hashlib
+
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted((package / "corpus").glob("*.py")) + [package / "chunking.py"]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @dataclass
 class FileEntry:
     """One ingested source: where it came from, its content hash and what it produced."""
@@ -36,6 +53,7 @@ class Manifest:
     chunk_size: int
     chunk_overlap: int
     model_setting: str = ""  # the RAG_EMBEDDING_MODEL value used, checked before loading any model
+    processing: str = ""  # fingerprint of the cleaning/segmenting/chunking code (see processing_fingerprint)
     format_version: int = FORMAT_VERSION
     files: dict[str, FileEntry] = field(default_factory=dict)
     built_at: str = ""

@@ -151,3 +151,15 @@ def test_lock_file_does_not_count_as_a_generation(settings, embedder):
     ingest(None, settings, embeddings=embedder)
     names = {p.name for p in settings.index_dir.iterdir()}
     assert "CURRENT" in names and len([n for n in names if n.startswith("gen-")]) == 1
+
+
+def test_changed_chunking_code_rechunks_every_file_but_reuses_vectors(settings, embedder, monkeypatch):
+    ingest(None, settings, embeddings=embedder)
+    embedder.embedded = 0
+    monkeypatch.setattr("rag.store.ingestion.processing_fingerprint", lambda: "cleaner-v2")
+
+    report = ingest(None, settings, embeddings=embedder)
+
+    assert sorted(report.changed) == ["000_a73fe32ef8bc3bea.txt", "001_b8f73a123f597be6.txt", "extra.txt"]
+    assert embedder.embedded == 0 and report.reused_chunks == report.chunks  # same texts, same vectors
+    assert IndexStore.open(settings.index_dir).manifest.processing == "cleaner-v2"

@@ -30,7 +30,7 @@ from rag.records import Chunk
 from rag.store.dense import DenseIndex
 from rag.store.index_store import CHUNKS_FILE, CURRENT_FILE, MANIFEST_FILE, IndexStore, current_generation, write_chunks
 from rag.store.lexical import LexicalIndex
-from rag.store.manifest import FileEntry, Manifest
+from rag.store.manifest import FileEntry, Manifest, processing_fingerprint
 from rag.store.tokenize import tokenize
 
 # progress(stage, done, total): stage is "embedding" while vectors are computed
@@ -99,8 +99,11 @@ def ingest(
         found = _scan(paths)
         report = IngestReport()
         old_files = previous.manifest.files if previous else {}
+        processing = processing_fingerprint()
         settings_changed = previous is not None and (
-            previous.manifest.chunk_size != settings.chunk_size or previous.manifest.chunk_overlap != settings.chunk_overlap
+            previous.manifest.chunk_size != settings.chunk_size
+            or previous.manifest.chunk_overlap != settings.chunk_overlap
+            or previous.manifest.processing != processing
         )
 
         # What to keep, what to (re)process, what to drop.
@@ -180,6 +183,7 @@ def ingest(
             chunk_size=settings.chunk_size,
             chunk_overlap=settings.chunk_overlap,
             model_setting=settings.embedding_model,
+            processing=processing,
             files={**keep, **new_entries},
             built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
