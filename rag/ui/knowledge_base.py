@@ -76,8 +76,7 @@ def check_name(name: str) -> str:
     safe = safe_filename(name)
     suffix = Path(safe).suffix
     if suffix not in ALLOWED_SUFFIXES:
-        shown = Path(name.replace("\\", "/")).name or name
-        raise UploadRejected(f"{shown}：不支持的文件类型（仅支持 {' / '.join(ALLOWED_SUFFIXES)}）")
+        raise UploadRejected(f"{safe}：不支持的文件类型（仅支持 {' / '.join(ALLOWED_SUFFIXES)}）")
     return safe
 
 
@@ -208,7 +207,7 @@ class KBResult:
                 f"索引：{report.files} 个文档 · {report.chunks} 个段落"
                 f"（新嵌入 {report.embedded_chunks} 段，用时 {report.seconds:.1f} 秒）"
             )
-        return "\n".join(lines) if lines else "没有可处理的文件。"
+        return "\n\n".join(lines) if lines else "没有可处理的文件。"  # one Markdown paragraph each
 
 
 def _manifest(settings: Settings):
