@@ -165,7 +165,11 @@ class AnswerPipeline:
             if name not in self._generators:
                 if name == "extractive":
                     self._generators[name] = ExtractiveGenerator(
-                        self.refusal, self.settings.answer_max_chars, self._embed_query, self._embed_passages
+                        self.refusal,
+                        self.settings.answer_max_chars,
+                        self._embed_query,
+                        self._embed_passages,
+                        sentence_cache=getattr(self.searcher, "sentence_vectors", None),
                     )
                 else:
                     from rag.answer.llm import OpenAIGenerator

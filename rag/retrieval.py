@@ -45,6 +45,8 @@ class Searcher:
         self.dense_weight = dense_weight
         self.rrf_k = rrf_k
         self.candidates = candidates
+        # sentence text -> vector, shared by every answer pipeline over this index
+        self.sentence_vectors: dict[str, np.ndarray] = {}
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[SearchResult]:
         query = (query or "").strip()

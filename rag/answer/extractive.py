@@ -28,13 +28,14 @@ from rag.answer import refusal as refusal_check
 from rag.answer.question import profile
 from rag.answer.scoring import PHOTO_CREDIT, kind_bonus, lexical_score, shape_factor
 from rag.answer.sentences import Sentence, bigrams, containment, jaccard, normalize, split_spans
-from rag.records import SearchResult
+from rag.records import Chunk, SearchResult
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised vectors
 
 LONG_SENTENCE = 160  # characters: longer sentences are also offered as clause runs
 MIN_CONTENT = 2  # word characters: shorter pieces are debris
 EMBED_CANDIDATES = 8  # sentences embedded per question (the best by lexical score)
+CACHE_LIMIT = 20000  # sentence vectors kept in memory
 EMBED_CHARS = 80  # only a sentence's opening is embedded: cost grows with length, the gist is up front
 REDUNDANT = 0.6  # bigram Jaccard above which a sentence repeats one already chosen
 KEEP_RATIO = 0.62  # a sentence is kept when it scores this share of the best one
@@ -112,11 +113,17 @@ def _clause_runs(text: str, s: Sentence, size: int = 90) -> list[Sentence]:
 class ExtractiveAnswerer:
     """Build a cited extractive answer. Stateless apart from a sentence-vector cache."""
 
-    def __init__(self, max_chars: int = 300, embed: Embed | None = None, embed_candidates: int = EMBED_CANDIDATES):
+    def __init__(
+        self,
+        max_chars: int = 300,
+        embed: Embed | None = None,
+        embed_candidates: int = EMBED_CANDIDATES,
+        cache: dict[str, np.ndarray] | None = None,
+    ):
         self.max_chars = max_chars
         self.embed = embed
         self.embed_candidates = embed_candidates
-        self._vectors: dict[str, np.ndarray] = {}
+        self._vectors: dict[str, np.ndarray] = {} if cache is None else cache  # sentence text -> vector
 
     # -- scoring ---------------------------------------------------------------
 
@@ -147,8 +154,8 @@ class ExtractiveAnswerer:
         if missing:
             fresh = self.embed([text[:EMBED_CHARS] for text in missing])
             vectors.update(zip(missing, fresh))
-            if len(self._vectors) > 20000:  # a bounded cache; sentences recur across questions
-                self._vectors = {}
+            if len(self._vectors) > CACHE_LIMIT:  # a bounded cache; sentences recur across questions
+                self._vectors.clear()
             self._vectors.update(zip(missing, fresh))
         floor = None
         for x in top:
@@ -270,10 +277,11 @@ class ExtractiveGenerator:
         max_chars: int = 300,
         embed_query: Callable[[str], np.ndarray] | None = None,
         embed_passages: Embed | None = None,
+        sentence_cache: dict[str, np.ndarray] | None = None,
     ):
         self.refusal = refusal
         self.embed_query = embed_query
-        self.answerer = ExtractiveAnswerer(max_chars, embed=embed_passages)
+        self.answerer = ExtractiveAnswerer(max_chars, embed=embed_passages, cache=sentence_cache)
 
     def generate(self, question: str, contexts: Sequence[SearchResult]) -> Draft:
         if not contexts:
@@ -297,3 +305,23 @@ class ExtractiveGenerator:
         else:
             yield from re.findall(r".+?(?:\[\d+\][。！？!?；;…]*\n?|$)", draft.text, flags=re.S)
         yield draft
+
+
+def warm_sentence_cache(chunks: Sequence[Chunk], embed: Embed, cache: dict[str, np.ndarray], batch: int = 32) -> int:
+    """Embed every candidate sentence of ``chunks`` into ``cache`` ahead of the questions.
+
+    A server calls this in a background thread at start-up, so that answering a question
+    costs one query embedding instead of also embedding the passages' sentences. The
+    vectors are exactly those the answerer would compute on demand. Returns how many
+    sentences were embedded; stops at the cache limit.
+    """
+    texts: dict[str, None] = {}  # ordered set
+    for chunk in chunks:
+        for s in candidate_sentences([SearchResult(chunk, 0.0, 1)]).sentences:
+            if s.text not in cache:
+                texts[s.text] = None
+    todo = list(texts)[: max(0, CACHE_LIMIT - len(cache))]
+    for start in range(0, len(todo), batch):
+        part = todo[start : start + batch]
+        cache.update(zip(part, embed([t[:EMBED_CHARS] for t in part])))
+    return len(todo)

@@ -14,6 +14,7 @@ import ipaddress
 import os
 import socket
 import sys
+import threading
 
 from rag.config import Settings
 from rag.errors import InputError
@@ -86,7 +87,22 @@ def preload(settings: Settings) -> None:
     from rag.retrieval import load_searcher
 
     print("正在加载嵌入模型和索引… / loading model and index", file=sys.stderr, flush=True)
-    load_searcher(settings)
+    searcher = load_searcher(settings)
+    threading.Thread(target=_warm, args=(searcher,), name="warm-sentences", daemon=True).start()
+
+
+def _warm(searcher) -> None:
+    """Pre-compute the sentence vectors the extractive answerer uses, while the UI already serves."""
+    from rag.answer.extractive import warm_sentence_cache
+
+    try:
+        def embed(texts):
+            return searcher.embeddings.encode_passages(list(texts))
+
+        count = warm_sentence_cache(searcher.store.chunks, embed, searcher.sentence_vectors)
+        print(f"句向量预计算完成 / sentence vectors ready: {count}", file=sys.stderr, flush=True)
+    except Exception as exc:  # noqa: BLE001 - a warm-up failure only costs speed
+        print(f"sentence warm-up skipped: {exc}", file=sys.stderr, flush=True)
 
 
 def cpu_cores() -> int:

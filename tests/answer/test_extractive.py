@@ -83,3 +83,24 @@ def test_photo_credit_line_answers_who_took_the_photo():
     credits = make_results(["图为发布现场。\n张可树 摄\n成为全球钢铁及先进材料业引领者", ROADMAP])
     text = answer("路线图发布现场的照片是谁拍摄的？", credits)
     assert "张可树 摄[1]" in text
+
+
+def test_warm_cache_makes_answering_embed_nothing_and_changes_nothing():
+    from rag.answer.extractive import warm_sentence_cache
+
+    calls = []
+
+    def embed(texts):
+        calls.append(len(texts))
+        return TOY.encode_passages(list(texts))
+
+    cold = ExtractiveAnswerer(embed=embed).answer("太钢的碳中和目标是什么", CONTEXTS, TOY.encode_queries(["太钢的碳中和目标是什么"])[0])
+    cache: dict = {}
+    warmed = warm_sentence_cache([r.chunk for r in CONTEXTS], embed, cache, batch=4)
+    calls.clear()
+
+    warm = ExtractiveAnswerer(embed=embed, cache=cache).answer("太钢的碳中和目标是什么", CONTEXTS, TOY.encode_queries(["太钢的碳中和目标是什么"])[0])
+
+    assert warmed == len(cache) > 0
+    assert calls == []  # every sentence vector came from the warmed cache
+    assert warm == cold
