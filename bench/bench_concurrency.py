@@ -196,6 +196,16 @@ def start_app(extra_env: dict[str, str]) -> tuple[subprocess.Popen, str, Path]:
     sys.exit(f"the app did not start; log: {log}")
 
 
+def wait_for_line(log: Path, text: str, timeout: float) -> None:
+    """Wait until the app's log shows ``text`` (its background warm-up has finished)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in log.read_text(errors="replace"):
+            return
+        time.sleep(1)
+    print(f"warning: '{text}' not seen in {log} after {timeout:.0f} s", file=sys.stderr)
+
+
 def stop_app(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
@@ -245,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         process, url, log = start_app({})
         pid = process.pid
         print(f"started app at {url} (log: {log})", file=sys.stderr)
+        wait_for_line(log, "sentence vectors ready", timeout=600)  # measure the steady state
     load_before = os.getloadavg()[0]
     baseline, loaded = Run(users=1), Run(users=args.users)
     try:
