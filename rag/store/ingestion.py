@@ -145,6 +145,11 @@ def ingest(
             new_entries[source] = entry
             new_chunks[source] = chunks
 
+        if previous is not None and not new_entries and not report.removed:  # every change failed
+            _fill_counts(report, previous.manifest)
+            report.seconds = time.perf_counter() - started
+            return report
+
         # Assemble the new row order: files sorted by name, chunks in reading order.
         old_rows = _rows_by_source(previous) if previous else {}
         chunks: list[Chunk] = []
