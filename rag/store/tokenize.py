@@ -20,7 +20,6 @@ STOPWORDS = frozenset(
     一个 一些 我们 他们 它们 我 你 他 她 它 该 此 哪位 多久 多长 多大 时候 情况 方面 呢 吗""".split()
 )
 
-_KEEP = re.compile(r"[\w%％.·]+", re.UNICODE)
 _PUNCT_ONLY = re.compile(r"^[\W_]+$", re.UNICODE)
 
 
