@@ -112,6 +112,12 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
+# Questions from parallel answers are encoded together, one model pass at a time
+# (rag/embeddings/batching.py), and sentence vectors are pre-computed at start-up, so a
+# pass can use every core.
+MODEL_PASSES_AT_ONCE = 1
+
+
 def configure_threads(concurrency: int) -> int:
     """Share the cores between the answers running at once: torch threads per answer =
     cores // concurrency (at least 1). Without this every concurrent answer starts one
@@ -142,7 +148,7 @@ def serve(settings: Settings, *, allow_remote: bool = False, block: bool = True)
     from rag.ui.layout import ANSWER_CONCURRENCY, build_app
     from rag.ui.render import CSS
 
-    configure_threads(ANSWER_CONCURRENCY)
+    configure_threads(MODEL_PASSES_AT_ONCE)
     preload(settings)
 
     demo = build_app(settings)

@@ -97,7 +97,7 @@ def test_serve_launches_with_host_port_auth_limits_and_queue(monkeypatch):
     settings = Settings(host="localhost", port=7999, auth="editor:s3cret", upload_max_bytes=12345)
     demo = server.serve(settings)
     launch = calls["launch"]
-    assert calls["ensure_index"] and calls["preload"] and calls["threads"] == layout.ANSWER_CONCURRENCY
+    assert calls["ensure_index"] and calls["preload"] and calls["threads"] == server.MODEL_PASSES_AT_ONCE
     assert calls["port_checked"] == ("localhost", 7999)
     assert (launch["server_name"], launch["server_port"]) == ("localhost", 7999)
     assert launch["auth"] == ("editor", "s3cret") and launch["max_file_size"] == 12345
