@@ -41,19 +41,10 @@ def run(args: argparse.Namespace, settings) -> int:
 
 def read_batch(path: Path) -> list[str]:
     """Questions from a plain-text file (one per line) or JSON Lines with a ``question`` key."""
+    from rag.corpus.loaders import read_text
     from rag.errors import InputError
 
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"Cannot read {path}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = raw.decode("gb18030")
-        except UnicodeDecodeError:
-            raise InputError(f"{path} is neither UTF-8 nor GB18030 text.") from None
+    text, _encoding = read_text(path)  # the corpus loader's encoding detection and errors
     questions = []
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()

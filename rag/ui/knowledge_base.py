@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from rag.config import Settings
+from rag.corpus.loaders import decode
 from rag.errors import InputError
 
 ALLOWED_SUFFIXES = (".txt", ".md", ".jsonl")
@@ -88,17 +89,13 @@ def check_size(name: str, size: int, max_bytes: int) -> None:
 
 
 def decode_text(name: str, data: bytes) -> str:
-    """Decode an upload as text (UTF-8, with or without BOM, or GB18030), or reject it."""
+    """Decode an upload as text (UTF-8 with or without BOM, GB18030, or a detected encoding), or reject it."""
     if b"\x00" in data:
         raise UploadRejected(f"{name}：不是文本文件（含有二进制内容）")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise UploadRejected(f"{name}：无法识别文本编码（请使用 UTF-8 或 GBK/GB18030）")
+    try:
+        text, _encoding = decode(data, name)  # the same detection the corpus loader uses
+    except InputError:
+        raise UploadRejected(f"{name}：无法识别文本编码（请使用 UTF-8 或 GBK/GB18030）") from None
     controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f")
     if controls > max(2, len(text) // 100):
         raise UploadRejected(f"{name}：不是文本文件（控制字符过多）")
