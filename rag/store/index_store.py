@@ -18,7 +18,6 @@ at it, so an interrupted ingest leaves the previous index loadable.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,22 +26,11 @@ from rag.errors import StoreError
 from rag.records import Chunk
 from rag.store.dense import DenseIndex
 from rag.store.lexical import LexicalIndex
-from rag.store.manifest import Manifest
+from rag.store.manifest import FileEntry, Manifest
 
 CURRENT_FILE = "CURRENT"
 CHUNKS_FILE = "chunks.jsonl"
 MANIFEST_FILE = "manifest.json"
-
-
-@dataclass
-class DocumentInfo:
-    source: str
-    chunks: int
-    articles: int
-    title: str | None = None
-    date: str | None = None
-    newspaper: str | None = None
-    path: str = ""
 
 
 def current_generation(index_dir: Path) -> Path | None:
@@ -55,6 +43,12 @@ def current_generation(index_dir: Path) -> Path | None:
     if not name or "/" in name or not generation.is_dir():
         raise StoreError(f"The index at {index_dir} points to a missing build '{name}'. Rebuild it: rag ingest --rebuild")
     return generation
+
+
+def read_manifest(index_dir: Path) -> Manifest | None:
+    """The live build's manifest without loading any vectors, or None before the first build."""
+    generation = current_generation(Path(index_dir))
+    return None if generation is None else Manifest.read(generation / MANIFEST_FILE)
 
 
 class IndexStore:
@@ -79,7 +73,7 @@ class IndexStore:
         generation = current_generation(Path(index_dir))
         if generation is None:
             raise StoreError(f"No index found in {index_dir}. Build it first: rag ingest")
-        manifest = Manifest.read(generation / MANIFEST_FILE)
+        manifest = read_manifest(index_dir)
         if model_id is not None and dimension is not None:
             manifest.check_model(model_id, dimension)
         chunks = read_chunks(generation / CHUNKS_FILE)
@@ -92,11 +86,9 @@ class IndexStore:
             self._vectors = self.dense.vectors()
         return self._vectors
 
-    def documents(self) -> list[DocumentInfo]:
-        return [
-            DocumentInfo(f.source, f.chunks, f.articles, f.title, f.date, f.newspaper, f.path)
-            for f in sorted(self.manifest.files.values(), key=lambda f: f.source)
-        ]
+    def documents(self) -> list[FileEntry]:
+        """One entry per ingested file (source, path, hash, article and chunk counts), by name."""
+        return sorted(self.manifest.files.values(), key=lambda f: f.source)
 
     def stats(self) -> dict:
         m = self.manifest

@@ -125,11 +125,6 @@ def ingest(
             else:
                 keep[source] = old  # ingested from elsewhere; not ours to judge
 
-        if previous is not None and not todo and not report.removed:
-            _fill_counts(report, previous.manifest)
-            report.seconds = time.perf_counter() - started
-            return report
-
         # Load, clean, segment and chunk the new and changed files.
         new_chunks: dict[str, list[Chunk]] = {}
         new_entries: dict[str, FileEntry] = {}
@@ -145,7 +140,7 @@ def ingest(
             new_entries[source] = entry
             new_chunks[source] = chunks
 
-        if previous is not None and not new_entries and not report.removed:  # every change failed
+        if previous is not None and not new_entries and not report.removed:  # nothing changed, or every change failed
             _fill_counts(report, previous.manifest)
             report.seconds = time.perf_counter() - started
             return report
@@ -208,8 +203,9 @@ def remove_sources(sources: list[str], settings: Settings) -> IngestReport:
         unknown = [s for s in sources if s not in previous.manifest.files]
         if unknown:
             raise InputError(f"Not in the index: {', '.join(unknown)}")
-        rows = [i for i, c in enumerate(previous.chunks) if c.source not in set(sources)]
-        files = {k: v for k, v in previous.manifest.files.items() if k not in set(sources)}
+        gone = set(sources)
+        rows = [i for i, c in enumerate(previous.chunks) if c.source not in gone]
+        files = {k: v for k, v in previous.manifest.files.items() if k not in gone}
         manifest = Manifest(**{**previous.manifest.__dict__, "files": files})
         manifest.built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         matrix = previous.vectors[rows] if rows else np.zeros((0, manifest.dimension), dtype=np.float32)

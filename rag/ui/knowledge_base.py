@@ -207,18 +207,11 @@ class KBResult:
         return "\n\n".join(lines) if lines else "没有可处理的文件。"  # one Markdown paragraph each
 
 
-def _manifest(settings: Settings):
-    """The live index's manifest (cheap: no vectors are read), or None before the first build."""
-    from rag.store.index_store import MANIFEST_FILE, current_generation
-    from rag.store.manifest import Manifest
-
-    generation = current_generation(settings.index_dir)
-    return None if generation is None else Manifest.read(generation / MANIFEST_FILE)
-
-
 def indexed_files(settings: Settings) -> dict[str, str]:
     """Source name → file path for every document in the index (empty when none)."""
-    manifest = _manifest(settings)
+    from rag.store import read_manifest
+
+    manifest = read_manifest(settings.index_dir)
     return {} if manifest is None else {name: entry.path for name, entry in manifest.files.items()}
 
 
@@ -301,7 +294,9 @@ def reindex(settings: Settings, progress: ProgressFn | None = None) -> KBResult:
 
 def document_rows(settings: Settings) -> list[list[object]]:
     """Rows for the documents table: file, title, date, chunks, where it came from."""
-    manifest = _manifest(settings)
+    from rag.store import read_manifest
+
+    manifest = read_manifest(settings.index_dir)
     if manifest is None:
         return []
     rows = []

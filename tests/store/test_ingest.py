@@ -19,6 +19,8 @@ def test_first_ingest_indexes_every_file(settings, embedder):
     assert store.manifest.embedding_model == embedder.model_id
     assert len(store.manifest.files["extra.txt"].sha256) == 64
     assert {c.source for c in store.chunks} == set(report.new)
+    assert [d.source for d in store.documents()] == sorted(report.new)
+    assert sum(d.chunks for d in store.documents()) == len(store.chunks)
 
 
 def test_unchanged_corpus_embeds_and_writes_nothing(settings, embedder):
