@@ -46,6 +46,8 @@ class Chunk:
 
     ``chunk_id`` is stable across re-ingests (derived from source, article and text).
     ``start``/``end`` are character offsets of the chunk in the cleaned article text.
+    ``file`` is the corpus file it was read from; it differs from ``source`` for JSONL
+    records, whose source is their own name or ``<file>#<line>``.
     """
 
     chunk_id: str
@@ -58,6 +60,7 @@ class Chunk:
     position: int = 0
     start: int = 0
     end: int = 0
+    file: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

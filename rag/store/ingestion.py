@@ -204,7 +204,7 @@ def remove_sources(sources: list[str], settings: Settings) -> IngestReport:
         if unknown:
             raise InputError(f"Not in the index: {', '.join(unknown)}")
         gone = set(sources)
-        rows = [i for i, c in enumerate(previous.chunks) if c.source not in gone]
+        rows = [i for i, c in enumerate(previous.chunks) if _file_of(c) not in gone]
         files = {k: v for k, v in previous.manifest.files.items() if k not in gone}
         manifest = Manifest(**{**previous.manifest.__dict__, "files": files})
         manifest.built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -266,6 +266,8 @@ def _chunk_file(path: Path, source: str, digest: str, settings: Settings) -> tup
     for document in load_path(path):
         articles.extend(segment_document(document))
     chunks = chunk_articles(articles, settings.chunk_size, settings.chunk_overlap)
+    for chunk in chunks:
+        chunk.file = source
     first = articles[0] if articles else None
     entry = FileEntry(
         source=source,
@@ -277,22 +279,19 @@ def _chunk_file(path: Path, source: str, digest: str, settings: Settings) -> tup
         date=first.date if first else None,
         newspaper=first.newspaper if first else None,
     )
-    # jsonl records carry their own source names; the manifest tracks them under the file
     return entry, chunks
 
 
 def _rows_by_source(store: IndexStore) -> dict[str, list[int]]:
     rows: dict[str, list[int]] = {}
     for i, chunk in enumerate(store.chunks):
-        rows.setdefault(_file_of(chunk, store.manifest), []).append(i)
+        rows.setdefault(_file_of(chunk), []).append(i)
     return rows
 
 
-def _file_of(chunk: Chunk, manifest: Manifest) -> str:
-    """The manifest file a chunk came from (a JSONL record's source is `<file>#<line>` or its own)."""
-    if chunk.source in manifest.files:
-        return chunk.source
-    return chunk.source.split("#", 1)[0]
+def _file_of(chunk: Chunk) -> str:
+    """The manifest file a chunk came from."""
+    return chunk.file or chunk.source
 
 
 def _vectors_by_chunk_id(store: IndexStore) -> dict[str, np.ndarray]:

@@ -165,3 +165,23 @@ def test_changed_chunking_code_rechunks_every_file_but_reuses_vectors(settings, 
     assert sorted(report.changed) == ["000_a73fe32ef8bc3bea.txt", "001_b8f73a123f597be6.txt", "extra.txt"]
     assert embedder.embedded == 0 and report.reused_chunks == report.chunks  # same texts, same vectors
     assert IndexStore.open(settings.index_dir).manifest.processing == "cleaner-v2"
+
+
+def test_jsonl_records_with_their_own_sources_stay_tied_to_their_file(settings, embedder, corpus_dir):
+    import json
+
+    records = [{"text": "株洲新建了一座科技馆，面积两万平方米。", "source": "科技馆报道"}, {"text": "另一条消息：株洲开通了新的公交线路。"}]
+    (corpus_dir / "feed.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    ingest(None, settings, embeddings=embedder)
+    sources = {c.source for c in IndexStore.open(settings.index_dir).chunks}
+    assert {"科技馆报道", "feed.jsonl#2"} <= sources
+
+    (corpus_dir / "extra.txt").write_text("株洲云龙示范区今年新建了五座图书馆。\n", encoding="utf-8")
+    ingest(None, settings, embeddings=embedder)  # feed.jsonl unchanged: its chunks must survive
+    assert {"科技馆报道", "feed.jsonl#2"} <= {c.source for c in IndexStore.open(settings.index_dir).chunks}
+
+    remove_sources(["feed.jsonl"], settings)
+    store = IndexStore.open(settings.index_dir)
+    assert not {"科技馆报道", "feed.jsonl#2"} & {c.source for c in store.chunks}
+    assert not any("科技馆" in c.text for c in store.chunks)
+    assert store.dense.size == store.lexical.size == len(store.chunks)
