@@ -90,9 +90,7 @@ def pipeline_for(settings: Settings, options: Options):
             llm_base_url=options.base_url,
             llm_model=options.model,
             llm_api_key=options.api_key,
-            top_k=options.k,
-            retrieval_mode=options.mode,
-        )
+        )  # k and mode are per request: passed to invoke/stream, not part of the cached pipeline
         pipeline = AnswerPipeline(configured, searcher=searcher)
         if len(_pipelines) > 16:
             _pipelines.clear()

@@ -7,6 +7,7 @@ endpoints (for ``gradio_client``): ``/ask``, ``/upload``, ``/delete_document``,
 ``/reindex``, ``/documents``, ``/stats``.
 """
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -126,14 +127,7 @@ def make_ask(settings: Settings):
             mode: 检索方式 hybrid | dense | bm25
         """
         defaults = chat.Options.from_settings(settings)
-        options = chat.Options(
-            generator=defaults.generator,
-            base_url=defaults.base_url,
-            model=defaults.model,
-            api_key=defaults.api_key,
-            k=int(k) if k else defaults.k,
-            mode=mode or defaults.mode,
-        )
+        options = dataclasses.replace(defaults, k=int(k) if k else defaults.k, mode=mode or defaults.mode)
         try:
             result = chat.answer(settings, chat.clean_question(question), chat.clean_history(history), options)
         except RagError as exc:
