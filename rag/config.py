@@ -46,6 +46,7 @@ class Settings:
     # chunking (characters); defaults chosen by measurement, see docs/results.md
     chunk_size: int = 400
     chunk_overlap: int = 100
+    max_file_bytes: int = 20 * 1024 * 1024  # larger corpus files are skipped on ingest, with the reason
 
     # retrieval
     top_k: int = 5
@@ -57,6 +58,7 @@ class Settings:
     # answering
     generator: str = "extractive"  # extractive | openai
     answer_max_chars: int = 300
+    question_max_chars: int = 500  # longer questions are cut to this length, with a notice
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
@@ -70,6 +72,7 @@ class Settings:
     upload_max_bytes: int = 10 * 1024 * 1024
     feedback_path: Path = PROJECT_ROOT / "feedback" / "feedback.jsonl"
     upload_dir: Path = PROJECT_ROOT / "data" / "uploads"
+    queue_max_size: int = 64  # questions waiting beyond those being answered; more are turned away ("queue full")
 
     @property
     def model_cache_dir(self) -> Path:

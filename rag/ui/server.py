@@ -19,7 +19,6 @@ import threading
 from rag.config import Settings
 from rag.errors import InputError
 
-QUEUE_MAX_SIZE = 128  # waiting requests beyond this are turned away with "queue full"
 CJK_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "system-ui", "sans-serif"]
 
 
@@ -86,8 +85,11 @@ def preload(settings: Settings) -> None:
     """Load the embedding model and the index once, before the first visitor arrives."""
     from rag.retrieval import load_searcher
 
+    from rag.store.tokenize import tokenize
+
     print("正在加载嵌入模型和索引… / loading model and index", file=sys.stderr, flush=True)
     searcher = load_searcher(settings)
+    tokenize("预热")  # loads jieba's dictionary now rather than during the first question
     threading.Thread(target=_warm, args=(searcher,), name="warm-sentences", daemon=True).start()
 
 
@@ -152,7 +154,9 @@ def serve(settings: Settings, *, allow_remote: bool = False, block: bool = True)
     preload(settings)
 
     demo = build_app(settings)
-    demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
+    # A bounded queue: a burst of requests waits in line up to ``queue_max_size`` and the
+    # rest are turned away ("queue full") instead of piling up in memory.
+    demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=settings.queue_max_size)
     try:
         demo.launch(
             server_name=settings.host,

@@ -94,7 +94,7 @@ def test_serve_launches_with_host_port_auth_limits_and_queue(monkeypatch):
     monkeypatch.setattr(server, "configure_threads", lambda n: calls.setdefault("threads", n))
     monkeypatch.setattr(server, "check_port_free", lambda host, port: calls.setdefault("port_checked", (host, port)))
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: calls.setdefault("launch", kw))
-    settings = Settings(host="localhost", port=7999, auth="editor:s3cret", upload_max_bytes=12345)
+    settings = Settings(host="localhost", port=7999, auth="editor:s3cret", upload_max_bytes=12345, queue_max_size=7)
     demo = server.serve(settings)
     launch = calls["launch"]
     assert calls["ensure_index"] and calls["preload"] and calls["threads"] == server.MODEL_PASSES_AT_ONCE
@@ -102,6 +102,7 @@ def test_serve_launches_with_host_port_auth_limits_and_queue(monkeypatch):
     assert (launch["server_name"], launch["server_port"]) == ("localhost", 7999)
     assert launch["auth"] == ("editor", "s3cret") and launch["max_file_size"] == 12345
     assert demo._queue.default_concurrency_limit == layout.ANSWER_CONCURRENCY
+    assert demo._queue.max_size == 7  # a burst beyond this is turned away, not buffered
     named = set(demo.get_api_info()["named_endpoints"])
     assert {"/ask", "/upload", "/delete_document", "/reindex", "/documents", "/stats"} <= named
 
