@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 # A sentence ends at one of these, plus any closing quotes or brackets right after it.
 _SENTENCE_END = re.compile(r"[。！？!?；;…]+[”’」』）)\]】]*|\n+")
@@ -95,19 +96,25 @@ def strip_markers(text: str) -> str:
     return _MARKER.sub("", text)
 
 
+# The same passage sentences are compared with every question, so both forms are cached.
+CACHED_TEXTS = 1 << 16
+
+
+@lru_cache(maxsize=CACHED_TEXTS)
 def normalize(text: str) -> str:
     """NFKC, no whitespace: the form used to compare answer text with passages."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
-def bigrams(text: str) -> set[str]:
+@lru_cache(maxsize=CACHED_TEXTS)
+def bigrams(text: str) -> frozenset[str]:
     """Character bigrams of the CJK/alphanumeric runs of ``text`` (punctuation ignored)."""
     grams: set[str] = set()
     for run in re.findall(r"[\u3400-\u9fffA-Za-z0-9%.]+", normalize(text)):
         if len(run) == 1:
             grams.add(run)
         grams.update(run[i : i + 2] for i in range(len(run) - 1))
-    return grams
+    return frozenset(grams)
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
