@@ -23,6 +23,11 @@ CORPUS_DIR = ROOT / "data" / "corpus"
 DEV_PATH = ROOT / "data" / "eval" / "questions.jsonl"
 HOLDOUT_PATH = ROOT / "data" / "eval" / "holdout.jsonl"
 SETS = {"dev": DEV_PATH, "holdout": HOLDOUT_PATH}
+CRUD_DIR = ROOT.parent / "shared" / "crud_news"
+CRUD_DEV_PATH = ROOT / "data" / "eval" / "crud_questions.jsonl"
+CRUD_HOLDOUT_PATH = ROOT / "data" / "eval" / "crud_holdout.jsonl"
+CRUD_SETS = {"crud_dev": CRUD_DEV_PATH, "crud_holdout": CRUD_HOLDOUT_PATH}
+CRUD_FILES = {"documents_dup_part_1_part_1.txt", "documents_dup_part_5_part_2.txt", "documents_dup_part_9_part_3.txt"}
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +156,89 @@ def test_key_point_counts(question_set):
             # 1-6 facts; only the canonical carbon question lists each year and target separately
             limit = 8 if q.question.startswith("太钢的碳中和目标") else 6
             assert 1 <= len(q.key_points) <= limit, q.id
+
+
+# --------------------------------------------------------------------------- CRUD news sets
+# Fact questions over the large news archive in ../shared/crud_news (one article per line; many
+# articles retell the same story). Each question rests on one quote that singles out one article.
+
+
+@pytest.fixture(scope="module", params=sorted(CRUD_SETS))
+def crud_set(request) -> list[Question]:
+    return load_questions(CRUD_SETS[request.param])
+
+
+@pytest.fixture(scope="module")
+def crud_articles() -> list[tuple[str, str]]:
+    """(file name, normalised article line) for every article of the CRUD news corpus."""
+    if not CRUD_DIR.is_dir():
+        pytest.skip(f"{CRUD_DIR} not found: the CRUD news corpus lives in ../shared beside the repository")
+    return [
+        (path.name, normalize_for_match(line))
+        for path in sorted(CRUD_DIR.glob("*.txt"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+def _articles_with(quote: str, articles: list[tuple[str, str]]) -> list[int]:
+    """Indices of the articles whose normalised text contains ``quote``."""
+    needle = normalize_for_match(quote)
+    return [i for i, (_, text) in enumerate(articles) if needle in text]
+
+
+def test_crud_set_sizes():
+    assert len(load_questions(CRUD_DEV_PATH)) >= 60
+    assert len(load_questions(CRUD_HOLDOUT_PATH)) >= 20
+
+
+def test_crud_dev_covers_all_three_files():
+    assert {q.file for q in load_questions(CRUD_DEV_PATH)} == CRUD_FILES
+
+
+def test_crud_questions_are_single_quote_facts(crud_set):
+    for q in crud_set:
+        assert q.type in {"factoid", "numeric", "list"}, q.id
+        assert q.file in CRUD_FILES, q.id
+        assert [e.file for e in q.evidence] == [q.file], q.id
+        assert 15 <= len(normalize_for_match(q.evidence[0].quote)) <= 60, q.id
+        assert 1 <= len(q.key_points) <= 6, q.id
+        for point in q.key_points:
+            assert contains(q.evidence[0].quote, point), (q.id, point)
+            assert not contains(q.question, point), (q.id, point)  # the question does not give the answer away
+
+
+def test_crud_ids_unique_across_all_sets():
+    ids = [q.id for path in {**SETS, **CRUD_SETS}.values() for q in load_questions(path)]
+    assert [i for i, n in Counter(ids).items() if n > 1] == []
+
+
+def test_crud_questions_and_quotes_not_repeated():
+    crud = load_questions(CRUD_DEV_PATH) + load_questions(CRUD_HOLDOUT_PATH)
+    texts = Counter(normalize_for_match(q.question) for q in crud)
+    quotes = Counter(normalize_for_match(q.evidence[0].quote) for q in crud)
+    assert [t for t, n in texts.items() if n > 1] == []
+    assert [t for t, n in quotes.items() if n > 1] == []
+
+
+def test_every_crud_quote_occurs_in_its_file(crud_set, crud_articles):
+    bad = [
+        (q.id, q.file)
+        for q in crud_set
+        if not any(crud_articles[i][0] == q.file for i in _articles_with(q.evidence[0].quote, crud_articles))
+    ]
+    assert bad == []
+
+
+def test_every_crud_quote_singles_out_one_article(crud_set, crud_articles):
+    counts = {q.id: len(_articles_with(q.evidence[0].quote, crud_articles)) for q in crud_set}
+    assert {qid: n for qid, n in counts.items() if n != 1} == {}
+
+
+def test_crud_dev_and_holdout_ask_about_different_articles(crud_articles):
+    crud = load_questions(CRUD_DEV_PATH) + load_questions(CRUD_HOLDOUT_PATH)
+    articles = Counter(i for q in crud for i in _articles_with(q.evidence[0].quote, crud_articles))
+    assert [i for i, n in articles.items() if n > 1] == []
 
 
 # --------------------------------------------------------------------------- matching helpers
