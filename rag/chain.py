@@ -26,6 +26,7 @@ from rag.answer import Draft, Generator
 from rag.answer import prompts as P
 from rag.answer.citations import check_citations
 from rag.answer.extractive import ExtractiveGenerator
+from rag.answer.question_input import prepare_question
 from rag.answer.rewrite import rewrite_rule_based
 from rag.config import Settings
 from rag.errors import InputError
@@ -89,11 +90,10 @@ class AnswerPipeline:
         ).with_config(run_name="answer_pipeline")
 
     def _inputs(self, question, history, k, mode, generator) -> dict[str, Any]:
-        question = (question or "").strip()
-        if not question:
-            raise InputError("The question is empty. Type a question, e.g. 太钢的碳中和目标是什么")
+        prepared = prepare_question(question, self.settings.question_max_chars)  # InputError when unusable
         return {
-            "question": question,
+            "question": prepared.text,
+            "notices": list(prepared.notices),
             "history": [(str(u), str(a)) for u, a in (history or ())],
             "k": int(k or self.settings.top_k),
             "mode": mode or self.settings.retrieval_mode,
@@ -138,7 +138,8 @@ class AnswerPipeline:
             answer = Answer(state["question"], self.refusal, True, [], contexts, standalone_question=standalone)
         else:
             checked = check_citations(draft.text, contexts, embed=self._embed_passages, exempt=[self.refusal])
-            refused = not checked.citations and not checked.answer
+            # an answer no passage supports is not taken from the passages: refuse instead of showing it
+            refused = not checked.citations
             answer = Answer(
                 state["question"],
                 checked.answer if not refused else self.refusal,
@@ -151,6 +152,7 @@ class AnswerPipeline:
         state["timings"]["generate"] = state["timings"].get("generate", 0.0) + (time.perf_counter() - started) * 1000
         state["timings"]["total"] = (time.perf_counter() - state["started"]) * 1000
         answer.timings_ms = {name: state["timings"].get(name, 0.0) for name in ("retrieve", "generate", "total")}
+        answer.notices = list(state.get("notices", ()))
         return answer
 
     # -- helpers ---------------------------------------------------------------

@@ -109,7 +109,8 @@ class Citation:
 
 @dataclass
 class Answer:
-    """What the answering chain returns. ``to_json`` is the exact `rag ask --json` schema."""
+    """What the answering chain returns. ``to_json`` is the exact `rag ask --json` schema
+    (``notices`` appears only when the question was changed, e.g. cut to its maximum length)."""
 
     question: str
     answer: str
@@ -119,6 +120,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     standalone_question: str | None = None  # the rewritten follow-up, when it differs
     unsupported: list[str] = field(default_factory=list)  # answer sentences no passage supports
+    notices: list[str] = field(default_factory=list)  # what was changed in the question (e.g. it was cut)
 
     def to_json(self) -> dict[str, Any]:
         contexts = []
@@ -133,4 +135,5 @@ class Answer:
             "citations": [c.to_json() for c in self.citations],
             "contexts": contexts,
             "timings_ms": {k: round(float(v), 2) for k, v in self.timings_ms.items()},
+            **({"notices": list(self.notices)} if self.notices else {}),
         }

@@ -2,6 +2,7 @@
 
 Modules:
 
+- ``question_input``: cleans what the user typed, refuses empty or wordless questions, cuts long ones;
 - ``extractive``: the offline default; quotes the most relevant sentences verbatim;
 - ``llm``: any OpenAI-compatible chat endpoint through ``langchain-openai``;
 - ``refusal``: decides from the evidence whether the passages answer the question;

@@ -2,9 +2,11 @@
 
 Configured by Settings.llm_base_url / llm_model / llm_api_key (RAG_LLM_BASE_URL,
 RAG_LLM_MODEL, RAG_LLM_API_KEY). The prompt (``prompts/answer_*.md``) numbers and
-delimits the passages as data and tells the model to cite ``[n]`` and to reply with
-the refusal text when the passages lack the answer. Every failure of the endpoint
-becomes a ``RagError`` with a message saying what to do.
+delimits the passages (and the question) as data, tells the model never to follow
+instructions found in them, to cite ``[n]`` and to reply with the refusal text when the
+passages lack the answer. A reply that recites the instructions instead of answering is
+refused. Every failure of the endpoint becomes a ``RagError`` with a message saying
+what to do.
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ from langchain_core.runnables import Runnable
 
 from rag.answer import Draft
 from rag.answer import prompts as P
-from rag.answer.sentences import normalize, strip_markers
+from rag.answer.sentences import bigrams, normalize, strip_markers
 from rag.config import Settings
 from rag.errors import RagError
 from rag.records import SearchResult
 
 HINT = "set RAG_LLM_BASE_URL or use --llm extractive"
+# A reply whose character bigrams are at least this share the instructions' and no
+# passage's recites the prompt (an injection obeyed) instead of answering; measured:
+# a leaked system prompt scores 0.8-1.0, paraphrased answers that echo its example 0.21-0.23.
+RECITAL_SHARE = 0.5
 
 
 def check_config(settings: Settings) -> None:
@@ -74,6 +80,18 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def recites_instructions(reply: str, instructions: str, contexts: Sequence[SearchResult]) -> bool:
+    """Whether ``reply`` repeats the prompt's own instructions rather than the passages."""
+    words = bigrams(strip_markers(reply))
+    if len(words) < 10:
+        return False
+    passages: set[str] = set()
+    for r in contexts:
+        passages |= bigrams(r.chunk.text)
+    recited = (words & bigrams(instructions)) - passages
+    return len(recited) / len(words) >= RECITAL_SHARE
+
+
 def is_refusal(text: str, refusal: str) -> bool:
     """Whether the model's reply is the refusal (possibly with punctuation or a stray marker)."""
     body = normalize(strip_markers(text)).strip("。.！!")
@@ -98,7 +116,7 @@ class OpenAIGenerator:
 
     def inputs(self, question: str, contexts: Sequence[SearchResult]) -> dict:
         return {
-            "question": question,
+            "question": P.inert(question),  # placed between <问题> tags, which it must not close
             "context": P.format_passages(self.settings.prompts_dir, contexts),
             "count": len(contexts),
             "max_chars": self.settings.answer_max_chars,
@@ -110,7 +128,7 @@ class OpenAIGenerator:
             return Draft(self.refusal, True, "no passages")
         with endpoint_errors(self.base_url):
             text = self.runnable().invoke(self.inputs(question, contexts))
-        return self._draft(text)
+        return self._draft(text, contexts)
 
     def stream(self, question: str, contexts: Sequence[SearchResult]) -> Iterator[str | Draft]:
         if not contexts:
@@ -123,12 +141,15 @@ class OpenAIGenerator:
                 if delta:
                     parts.append(delta)
                     yield delta
-        yield self._draft("".join(parts))
+        yield self._draft("".join(parts), contexts)
 
-    def _draft(self, text: str) -> Draft:
+    def _draft(self, text: str, contexts: Sequence[SearchResult]) -> Draft:
         text = (text or "").strip()
         if not text or is_refusal(text, self.refusal):
             return Draft(self.refusal, True, "the model found no answer in the passages")
+        instructions = P.load_prompt(self.settings.prompts_dir, P.ANSWER_SYSTEM) + P.load_prompt(self.settings.prompts_dir, P.ANSWER_USER)
+        if recites_instructions(text, instructions, contexts):
+            return Draft(self.refusal, True, "the model repeated its instructions (an injected request obeyed)")
         return Draft(text)
 
     def rewrite(self, question: str, history: Sequence[tuple[str, str]]) -> str:

@@ -3,6 +3,11 @@
 Placeholders use ``{name}`` (Python format syntax); a literal brace in a template is
 written ``{{`` / ``}}``. Files are re-read when they change, so templates can be edited
 without restarting the app.
+
+Passages and the question are data, never instructions: the templates put them between
+tags (``<资料 n>`` … ``</资料 n>``, ``<问题>`` … ``</问题>``), and ``inert`` turns every ASCII
+angle bracket inside them into a full-width one, so no text from a document or a user
+can close its block or open a new one. Only the templates' own tags use ASCII brackets.
 """
 
 from __future__ import annotations
@@ -70,13 +75,25 @@ def answer_prompt(prompts_dir: Path) -> ChatPromptTemplate:
     )
 
 
+def inert(text: str) -> str:
+    """``text`` with ASCII angle brackets made full-width (＜ ＞), so it cannot open or close a tag."""
+    return text.replace("<", "＜").replace(">", "＞")
+
+
+def _field(text: str | None) -> str:
+    """A one-line header field (source, title, date): inert, on one line."""
+    return " ".join(inert(text or "").split()) or "-"
+
+
 def format_passages(prompts_dir: Path, contexts) -> str:
-    """Number and delimit the retrieved passages (``SearchResult``s) for the prompt."""
+    """Number and delimit the retrieved passages (``SearchResult``s) for the prompt; their text is made inert."""
     template = load_prompt(prompts_dir, PASSAGE)
     blocks = []
     for r in contexts:
         c = r.chunk
-        blocks.append(template.format(n=r.rank, source=c.source, title=c.title or "-", date=c.date or "-", text=c.text.strip()))
+        blocks.append(
+            template.format(n=r.rank, source=_field(c.source), title=_field(c.title), date=_field(c.date), text=inert(c.text.strip()))
+        )
     return "\n\n".join(blocks)
 
 

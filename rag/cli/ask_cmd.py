@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from rag.cli import add_common_options
-from rag.cli.search_cmd import read_batch
+from rag.cli.search_cmd import prepare_all, print_notices, read_batch
 
 
 def add_parser(sub) -> None:
@@ -31,15 +31,17 @@ def run(args: argparse.Namespace, settings) -> int:
         raise InputError(f"-k must be at least 1 (got {args.k}).")
     settings = settings.replace(top_k=args.k, retrieval_mode=args.mode, generator=args.generator)
     if args.batch is None and not (args.question or "").strip():
-        raise InputError("Give a question, e.g. rag ask \"太钢的碳中和目标是什么\", or --batch FILE.")
-    questions = read_batch(args.batch) if args.batch else [args.question.strip()]
+        raise InputError("请输入问题 / Give a question, e.g. rag ask \"太钢的碳中和目标是什么\", or --batch FILE.")
+    questions = read_batch(args.batch) if args.batch else [args.question]
+    prepare_all(questions, settings.question_max_chars)  # unusable questions fail before the model loads
     if settings.generator == "openai":  # fail before the model and index load
         from rag.answer.llm import check_config
 
         check_config(settings)
     pipeline = AnswerPipeline(settings)  # model and index load once for the whole batch
     for question in questions:
-        answer = pipeline.invoke(question)
+        answer = pipeline.invoke(question)  # cleans and, when too long, cuts the question (answer.notices)
+        print_notices(answer.notices)
         if args.json or args.batch:
             print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from rag.cli import add_common_options
@@ -27,10 +28,13 @@ def run(args: argparse.Namespace, settings) -> int:
 
     settings = settings.replace(top_k=args.k, retrieval_mode=args.mode, fusion=args.fusion)
     if args.batch is None and not (args.query or "").strip():
-        raise InputError("Give a query, e.g. rag search \"太钢的碳中和目标是什么\", or --batch FILE.")
+        raise InputError("请输入问题 / Give a query, e.g. rag search \"太钢的碳中和目标是什么\", or --batch FILE.")
     queries = read_batch(args.batch) if args.batch else [args.query]
+    prepared = prepare_all(queries, settings.question_max_chars)  # unusable queries fail before the model loads
     searcher = load_searcher(settings)
-    for query in queries:
+    for item in prepared:
+        print_notices(item.notices)
+        query = item.text
         results = searcher.search(query, settings.top_k, settings.retrieval_mode)
         if args.json or args.batch:
             print(json.dumps({"query": query, "results": [r.to_json() for r in results]}, ensure_ascii=False), flush=True)
@@ -64,6 +68,28 @@ def read_batch(path: Path) -> list[str]:
     if not questions:
         raise InputError(f"{path} holds no questions.")
     return questions
+
+
+def prepare_all(questions: list[str], max_chars: int) -> list:
+    """Each question cleaned and cut to ``max_chars`` (``PreparedQuestion``s); the first unusable one is an error."""
+    from rag.answer.question_input import prepare_question
+    from rag.errors import InputError
+
+    prepared = []
+    for number, question in enumerate(questions, start=1):
+        try:
+            prepared.append(prepare_question(question, max_chars))
+        except InputError as exc:
+            if len(questions) == 1:
+                raise
+            raise InputError(f"question {number}: {exc}") from None
+    return prepared
+
+
+def print_notices(notices) -> None:
+    """Changes made to a question (e.g. it was cut), on stderr so JSON output stays clean."""
+    for notice in notices:
+        print(f"注意 / note: {notice}", file=sys.stderr)
 
 
 def print_results(query: str, results) -> None:

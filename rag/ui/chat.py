@@ -14,13 +14,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
+from rag.answer.question_input import prepare_question
 from rag.config import Settings
 from rag.errors import InputError
 from rag.records import Answer
 
 GENERATORS = ("extractive", "openai")
 MODES = ("hybrid", "dense", "bm25")
-MAX_QUESTION_CHARS = 500
 MAX_HISTORY_TURNS = 6
 
 
@@ -99,12 +99,12 @@ def pipeline_for(settings: Settings, options: Options):
 
 
 def clean_question(question: str | None) -> str:
-    question = (question or "").strip()
-    if not question:
-        raise InputError("请输入问题，例如：太钢的碳中和目标是什么")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise InputError(f"问题太长（{len(question)} 字），请控制在 {MAX_QUESTION_CHARS} 字以内。")
-    return question
+    """The question without control characters; ``InputError`` when empty or without words.
+
+    A question over Settings.question_max_chars is cut by the answering chain, which
+    adds a notice to the answer (``Answer.notices``), so it is not cut here.
+    """
+    return prepare_question(question).text
 
 
 def clean_history(history: Sequence[Sequence[str]] | None) -> list[tuple[str, str]]:
@@ -153,6 +153,7 @@ def new_turn(question: str, history: Sequence[tuple[str, str]], options: Options
 
 def finish_turn(turn: dict[str, Any], result: Answer) -> dict[str, Any]:
     turn = dict(turn)
+    turn["question"] = result.question  # as answered: cleaned, and cut when it was too long
     turn["answer"] = result.answer
     turn["answer_json"] = result.to_json()
     turn["standalone_question"] = result.standalone_question

@@ -218,6 +218,8 @@ def sources_html(citations: Sequence[Citation], others: Sequence[SearchResult]) 
 def message_html(answer: Answer) -> str:
     """The whole assistant message for a finished answer."""
     parts = [answer_html(answer.answer)]
+    for notice in answer.notices:  # e.g. the question was cut to its maximum length
+        parts.append(f'<div class="rag-note rag-notice">{escape(notice)}</div>')
     if answer.standalone_question and answer.standalone_question.strip() != answer.question.strip():
         parts.append(f'<div class="rag-note">按上下文理解为：{escape(answer.standalone_question)}</div>')
     parts.append(sources_html(answer.citations, uncited(answer)))
