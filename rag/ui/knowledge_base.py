@@ -197,7 +197,7 @@ class KBResult:
             lines.append(f"✅ 已加入：{'、'.join(self.saved)}")
         if report is not None and getattr(report, "failed", None):
             for name, error in report.failed.items():
-                lines.append(f"❌ {name}：解析失败（{error}）")
+                lines.append(f"❌ {name}：未加入（{error}）")
         lines += [f"❌ {message}" for message in self.rejected]
         if report is not None:
             lines.append(

@@ -162,7 +162,7 @@ def test_unparseable_upload_is_not_kept(kb_settings, fake_store, tmp_path):
     odd.write_text('{"x": 1}\n', encoding="utf-8")
     result = kb.add_documents([odd], kb_settings)
     assert result.saved == [] and not (kb_settings.upload_dir / "odd.jsonl").exists()
-    assert "odd.jsonl：解析失败" in result.message()
+    assert "odd.jsonl：未加入" in result.message()
 
 
 def test_delete_removes_uploaded_file_but_not_corpus_files(kb_settings, fake_store, monkeypatch):
