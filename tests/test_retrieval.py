@@ -25,6 +25,15 @@ def test_score_fusion_keeps_a_confident_lexical_hit_on_top():
     assert score_fusion(dense, np.zeros(4), 0.6)[0][0] == 0  # no lexical signal: dense decides
 
 
+def test_score_fusion_limit_gives_the_head_of_the_full_ranking():
+    rng = np.random.default_rng(0)
+    dense = rng.standard_normal(1000).round(1)  # rounded: many ties
+    lexical = np.where(rng.random(1000) < 0.5, 0.0, rng.random(1000).round(1))
+    full = score_fusion(dense, lexical, 0.55)
+    for limit in (1, 7, 50, 999, 1000, 2000):
+        assert score_fusion(dense, lexical, 0.55, limit=limit) == full[:limit]
+
+
 @pytest.mark.integration
 def test_rrf_fusion_is_available(searcher):
     rrf = Searcher(searcher.store, searcher.embeddings, fusion="rrf")

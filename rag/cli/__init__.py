@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from rag.config import Settings
+from rag.config import EMBEDDING_BACKENDS, EMBEDDING_QUANTIZATIONS, Settings
 from rag.errors import RagError
 
 SUBCOMMANDS = ["ingest", "search", "ask", "eval", "serve"]
@@ -36,6 +36,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", dest="index_dir", default=None, help="index directory (env RAG_INDEX_DIR, default ./index)")
     parser.add_argument("--model", dest="embedding_model", default=None, help="embedding model: sentence-transformers name or path (env RAG_EMBEDDING_MODEL)")
     parser.add_argument("--cache-dir", dest="cache_dir", default=None, help="model cache directory (env RAG_CACHE_DIR)")
+    parser.add_argument("--embedding-backend", choices=EMBEDDING_BACKENDS, default=None, help="run the embedding model with torch or ONNX Runtime (env RAG_EMBEDDING_BACKEND)")
+    parser.add_argument("--embedding-quantization", choices=EMBEDDING_QUANTIZATIONS, default=None, help="int8: quantised ONNX model, onnx backend only (env RAG_EMBEDDING_QUANTIZATION)")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -47,7 +49,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = Path(value).expanduser()
-    for name in ("embedding_model",):
+    for name in ("embedding_model", "embedding_backend", "embedding_quantization"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value

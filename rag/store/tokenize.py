@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 
 import jieba
 
@@ -39,3 +40,15 @@ def tokenize(text: str) -> list[str]:
             words.append(token)
     bigrams = [run[i : i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)]
     return words + bigrams
+
+
+def load_dictionary_in_background() -> threading.Thread:
+    """Start loading jieba's dictionary (about a second) in a daemon thread.
+
+    Ingest calls this before the model loads and embeds, so the loading overlaps with them
+    instead of delaying the BM25 index at the end. ``jieba.initialize`` takes a lock, so
+    a ``tokenize`` call made meanwhile simply waits for it.
+    """
+    thread = threading.Thread(target=jieba.initialize, name="jieba-dictionary", daemon=True)
+    thread.start()
+    return thread

@@ -104,6 +104,22 @@ def test_model_mismatch_is_refused_with_rebuild_hint(settings, embedder):
         ingest(None, settings.replace(embedding_model="some/other-model"), embeddings=embedder)
 
 
+def test_embedding_backend_mismatch_is_refused_before_any_model_loads(settings, embedder):
+    from rag.retrieval import load_searcher
+
+    ingest(None, settings, embeddings=embedder)
+    assert IndexStore.open(settings.index_dir).manifest.embedding_variant == "torch"
+    int8 = settings.replace(embedding_backend="onnx", embedding_quantization="int8")
+    with pytest.raises(StoreError, match="rag ingest --rebuild") as info:
+        ingest(None, int8, embeddings=embedder)
+    assert "'torch' embedding backend" in str(info.value) and "RAG_EMBEDDING_BACKEND=torch" in str(info.value)
+    with pytest.raises(StoreError, match="'torch' embedding backend"):
+        load_searcher(int8)  # a model named "test/bigram-hash-64" would fail to load: the check comes first
+
+    ingest(None, int8, embeddings=embedder, rebuild=True)
+    assert IndexStore.open(settings.index_dir).manifest.embedding_variant == "onnx-int8"
+
+
 def test_rebuild_starts_from_scratch(settings, embedder):
     ingest(None, settings, embeddings=embedder)
     embedder.embedded = 0
