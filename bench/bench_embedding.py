@@ -1,62 +1,91 @@
-"""Bare embedding throughput: passages per second through ``EmbeddingModel.encode_passages``.
+"""Embedding speed per backend: passages/s, queries/s and single-question latency.
 
-    python bench/bench_embedding.py [--passages 200] [--chars 260] [--batch-size 16 32 64] [--repeat 1]
+    python bench/bench_embedding.py [--variants torch onnx-fp32 onnx-int8] [--passages N] [--queries 50] [--repeat 2] [--batch-size 32]
 
-Passages are fixed-size slices of the bundled corpus (data/corpus/*.txt), about the size
-of a real chunk. Model loading and a short warm-up are excluded from the timings.
+Passages are the chunks of the bundled corpus exactly as ingest makes them; questions are
+those of data/eval/questions.jsonl. Each variant (see Settings.embedding_variant) is loaded
+once (an ONNX variant is exported first if it is not cached yet); the timed runs then
+alternate between variants, and the fastest of ``--repeat`` runs counts, which damps the
+noise of a shared machine. "agreement" is the cosine between a variant's passage vectors
+and torch's (mean / lowest).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-from rag.config import Settings
+import numpy as np
+
+from rag.chunking import chunk_articles, passage_text
+from rag.config import DEFAULT_EVAL_QUESTIONS, Settings
+from rag.corpus import load_path, segment_document
 from rag.embeddings import load_embeddings
+from rag.evaluation.questions import load_questions
 
-
-def corpus_slices(corpus_dir: Path, count: int, chars: int) -> list[str]:
-    """Up to ``count`` slices of ``chars`` characters from the corpus files.
-
-    Slices follow each other; when that gives too few, they overlap by half.
-    """
-    texts = [" ".join(p.read_text(encoding="utf-8").split()) for p in sorted(corpus_dir.glob("*.txt"))]
-    for step in (chars, chars // 2):
-        slices = [t[i : i + chars] for t in texts for i in range(0, len(t) - chars + 1, max(step, 1))]
-        if len(slices) >= count:
-            break
-    return slices[:count]
+VARIANT_SETTINGS = {
+    "torch": {"embedding_backend": "torch", "embedding_quantization": "none"},
+    "onnx-fp32": {"embedding_backend": "onnx", "embedding_quantization": "none"},
+    "onnx-int8": {"embedding_backend": "onnx", "embedding_quantization": "int8"},
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--passages", type=int, default=200)
-    parser.add_argument("--chars", type=int, default=260)
-    parser.add_argument("--batch-size", type=int, nargs="+", default=[32])
-    parser.add_argument("--repeat", type=int, default=1, help="runs per batch size; the fastest counts")
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANT_SETTINGS), default=list(VARIANT_SETTINGS))
+    parser.add_argument("--passages", type=int, default=None, help="only the first N chunks (default: all)")
+    parser.add_argument("--queries", type=int, default=50, help="dev questions encoded (default 50)")
+    parser.add_argument("--repeat", type=int, default=2, help="timed runs per variant; the fastest counts")
+    parser.add_argument("--batch-size", type=int, default=None, help="passages per model pass (default RAG_EMBEDDING_BATCH_SIZE)")
     args = parser.parse_args()
 
-    settings = Settings.from_env()
-    started = time.perf_counter()
-    model = load_embeddings(settings)
-    load_seconds = time.perf_counter() - started
-    texts = corpus_slices(settings.corpus_dir, args.passages, args.chars)
-    if not texts:
-        raise SystemExit(f"no text found in {settings.corpus_dir}/*.txt")
-    model.encode_passages(texts[:4])  # warm-up
+    settings = Settings.from_env().replace(embedding_batch_size=args.batch_size)
+    articles = [a for doc in load_path(settings.corpus_dir) for a in segment_document(doc)]
+    passages = [passage_text(c) for c in chunk_articles(articles, settings.chunk_size, settings.chunk_overlap)]
+    passages = passages[: args.passages] if args.passages else passages
+    questions = [q.question for q in load_questions(DEFAULT_EVAL_QUESTIONS)][: args.queries]
 
-    print(f"model {model.model_id} · device {settings.embedding_device} · loaded in {load_seconds:.1f} s")
-    print(f"{len(texts)} passages of {args.chars} characters\n")
-    print("| batch size | seconds | passages/s |")
-    print("|---|---|---|")
-    for batch_size in args.batch_size:
-        best = float("inf")
-        for _ in range(args.repeat):
+    models, load_seconds = {}, {}
+    for variant in args.variants:
+        started = time.perf_counter()
+        models[variant] = load_embeddings(settings.replace(**VARIANT_SETTINGS[variant]))
+        load_seconds[variant] = time.perf_counter() - started
+        models[variant].encode_passages(passages[:4])  # warm-up
+        models[variant].encode_queries(questions[:1])
+
+    timings = {variant: {"passages": [], "queries": [], "single": []} for variant in models}
+    vectors = {}
+    for _ in range(args.repeat):
+        for variant, model in models.items():
             started = time.perf_counter()
-            model.encode_passages(texts, batch_size=batch_size)
-            best = min(best, time.perf_counter() - started)
-        print(f"| {batch_size} | {best:.1f} | {len(texts) / best:.1f} |")
+            vectors[variant] = model.encode_passages(passages, batch_size=settings.embedding_batch_size)
+            timings[variant]["passages"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            model.encode_queries(questions, batch_size=settings.embedding_batch_size)
+            timings[variant]["queries"].append(time.perf_counter() - started)
+            single = []
+            for question in questions:
+                started = time.perf_counter()
+                model.encode_queries([question])
+                single.append(time.perf_counter() - started)
+            timings[variant]["single"].append(single)
+
+    print(f"{len(passages)} passages (corpus chunks, ≤ {settings.chunk_size} characters) · {len(questions)} questions · "
+          f"batch {settings.embedding_batch_size} · best of {args.repeat}\n")
+    print("| variant | model id | load (s) | passages/s | queries/s (batch) | one question p50 / p95 (ms) | agreement with torch |")
+    print("|---|---|---|---|---|---|---|")
+    for variant, model in models.items():
+        t = timings[variant]
+        single = min(t["single"], key=lambda runs: float(np.median(runs)))
+        agreement = "–"
+        if "torch" in vectors and variant != "torch":
+            cosines = (vectors[variant] * vectors["torch"]).sum(axis=1)
+            agreement = f"{cosines.mean():.4f} / {cosines.min():.4f}"
+        print(
+            f"| {variant} | {model.model_id} | {load_seconds[variant]:.1f} | {len(passages) / min(t['passages']):.1f} | "
+            f"{len(questions) / min(t['queries']):.1f} | {1000 * np.percentile(single, 50):.0f} / "
+            f"{1000 * np.percentile(single, 95):.0f} | {agreement} |"
+        )
 
 
 if __name__ == "__main__":

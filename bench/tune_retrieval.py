@@ -2,9 +2,10 @@
 
     python bench/tune_retrieval.py [--questions data/eval/questions.jsonl ...] \
         [--chunking 300/80 400/100 500/120] [--work-dir /tmp/rag-tune]
+    python bench/tune_retrieval.py --index /path/to/built/index --questions data/eval/crud_questions.jsonl
 
 For each chunk size/overlap it builds (once, cached in --work-dir) an index of the bundled
-corpus, then scores every passage for every question with both dense and BM25 and prints
+corpus (or, with --index, takes an index already built, e.g. of a bigger archive), then scores every passage for every question with both dense and BM25 and prints
 hit@1 / MRR / hit@5 for: dense, BM25, RRF (k=60) and score fusion at several dense weights.
 A hit is an evidence quote contained (whitespace-insensitive, NFKC) in a retrieved chunk.
 """
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--chunking", nargs="+", default=["300/80", "400/100", "500/120"])
     parser.add_argument("--weights", nargs="+", type=float, default=[0.4, 0.5, 0.55, 0.6, 0.7])
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/rag-tune"))
+    parser.add_argument("--index", type=Path, help="score this built index instead of building the bundled corpus")
     args = parser.parse_args()
 
     questions = [q for path in args.questions for q in load_questions(path) if q.evidence]
@@ -61,11 +63,15 @@ def main() -> None:
     print(f"{len(questions)} answerable questions from {', '.join(map(str, args.questions))}\n")
     print("| chunking | chunks | method | hit@1 | MRR | hit@5 |")
     print("|---|---|---|---|---|---|")
-    for spec in args.chunking:
-        size, overlap = (int(x) for x in spec.split("/"))
-        settings = base.replace(index_dir=args.work_dir / f"index-{size}-{overlap}", chunk_size=size, chunk_overlap=overlap)
-        ingest(None, settings, embeddings=model, show_progress=True)
-        store = IndexStore.open(settings.index_dir)
+    for spec in ["index"] if args.index else args.chunking:
+        if args.index:
+            store = IndexStore.open(args.index)
+            size, overlap = store.manifest.chunk_size, store.manifest.chunk_overlap
+        else:
+            size, overlap = (int(x) for x in spec.split("/"))
+            settings = base.replace(index_dir=args.work_dir / f"index-{size}-{overlap}", chunk_size=size, chunk_overlap=overlap)
+            ingest(None, settings, embeddings=model, show_progress=True)
+            store = IndexStore.open(settings.index_dir)
         relevant = [np.array([any(contains(c.text, e.quote) for e in q.evidence) for c in store.chunks]) for q in questions]
         dense = [store.vectors @ v for v in query_vectors]
         lexical = [store.lexical.scores(q.question) for q in questions]

