@@ -120,6 +120,19 @@ def cpu_cores() -> int:
 MODEL_PASSES_AT_ONCE = 1
 
 
+def prefer_sleeping_threads() -> None:
+    """Let idle OpenMP worker threads sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE``).
+
+    By default torch's and FAISS's OpenMP threads keep spinning for a while after each
+    parallel region. A server alternates short model passes with Python work (retrieval,
+    sentence scoring, Gradio), and on a small machine the spinning threads take the cores
+    that work needs. Must run before torch or FAISS is imported; a value set by the user wins.
+    """
+    if "torch" in sys.modules or "faiss" in sys.modules:
+        return  # too late to change: the OpenMP runtime has read its settings
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def configure_threads(concurrency: int) -> int:
     """Share the cores between the answers running at once: torch threads per answer =
     cores // concurrency (at least 1). Without this every concurrent answer starts one
@@ -140,6 +153,7 @@ def theme():
 def serve(settings: Settings, *, allow_remote: bool = False, block: bool = True):
     """Check, prepare and launch; returns the running Blocks (``block=False`` for tests)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    prefer_sleeping_threads()
     check_bind(settings.host, allow_remote)
     if not 1 <= int(settings.port) <= 65535:
         raise InputError(f"端口号 {settings.port} 无效（应在 1–65535 之间）。")

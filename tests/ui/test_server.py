@@ -129,3 +129,18 @@ def test_busy_port_fails_fast_with_a_clear_message(monkeypatch):
         port = busy.getsockname()[1]
         with pytest.raises(InputError, match="端口可能已被占用"):
             server.serve(Settings(port=port))
+
+
+@pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_openmp_threads_sleep_when_idle_unless_the_user_says_otherwise(given, expected):
+    """Set before torch loads (checked in a fresh interpreter); a user's own value wins."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = "import os; from rag.ui.server import prefer_sleeping_threads as p; p(); import torch; print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == expected, out.stderr[-2000:]
