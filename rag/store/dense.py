@@ -32,7 +32,7 @@ FILE_NAME = "dense.faiss"
 APPROXIMATE_KIND = "hnsw"  # the type used from Settings.dense_approximate_from on: "hnsw" or "ivf"
 IVF_LISTS_PER_SQRT_N = 4  # nlist = 4·√n, the low end of the wiki's 4·√n … 16·√n
 IVF_MIN_POINTS_PER_LIST = 39  # k-means wants at least 39 training points per list
-IVF_NPROBE = 32  # lists scanned per query (IVF is built only for comparison, see the docstring)
+IVF_NPROBE = 64  # lists scanned per query (IVF is built only for comparison, see the docstring)
 HNSW_M = 32  # neighbours per node
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 128

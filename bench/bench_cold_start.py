@@ -1,0 +1,130 @@
+"""Cold start: from ``python app.py`` to the first answer through the app's HTTP API.
+
+    python bench/bench_cold_start.py [--index index] [--repeat 3]
+
+Each run starts ``python app.py`` on a free port as a user would, on a copy of ``--index``
+(so nothing is written to the real one), and times, from the moment the process is
+started:
+
+* "serving": the HTTP server answers (``/gradio_api/info``); by then the app has loaded
+  the model and the index (``rag.ui.server.preload``);
+* "first answer": a ``gradio_client.Client`` has connected and ``/ask`` has answered the
+  canonical question;
+* "second answer": the latency of the next question (a warm process), for comparison.
+
+The app pre-computes sentence vectors in a background thread once it serves, so the first
+answers share the CPU with that work. The first run may also read the model from disk
+while later runs find it in the page cache; the table shows every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = ("太钢的碳中和目标是什么", "中铝集团2024年在污染减排方面做了哪些工作")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_serving(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the app exited with code {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/gradio_api/info", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"the app did not serve within {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def cold_start(index: Path, work: Path, timeout: float) -> dict[str, float]:
+    from gradio_client import Client
+
+    shutil.copytree(index, work / "index", ignore=shutil.ignore_patterns(".lock", ".gen-*"))
+    port = free_port()
+    env = {
+        **os.environ,
+        "RAG_INDEX_DIR": str(work / "index"),
+        "RAG_UPLOAD_DIR": str(work / "uploads"),
+        "RAG_FEEDBACK_PATH": str(work / "feedback.jsonl"),
+        "RAG_HOST": "127.0.0.1",
+        "RAG_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("RAG_AUTH", None)
+    url = f"http://127.0.0.1:{port}"
+    log = work / "app.log"
+    started = time.perf_counter()
+    with log.open("w", encoding="utf-8") as handle:
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    try:
+        wait_until_serving(url, process, log, timeout)
+        serving = time.perf_counter() - started
+        client = Client(url, verbose=False)
+        first = client.predict(question=QUESTIONS[0], api_name="/ask")
+        first_answer = time.perf_counter() - started
+        asked = time.perf_counter()
+        client.predict(question=QUESTIONS[1], api_name="/ask")
+        second = time.perf_counter() - asked
+    finally:
+        stop(process)
+    if first.get("refused") or not first.get("citations"):
+        raise SystemExit(f"the first answer was not a cited answer: {first}")
+    return {"serving": serving, "first answer": first_answer, "second answer": second}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", type=Path, default=ROOT / "index", help="a built index (copied, never changed)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+    if not (args.index / "CURRENT").exists():
+        raise SystemExit(f"no index in {args.index}: build it first (rag ingest)")
+
+    runs = []
+    for number in range(1, args.repeat + 1):
+        with tempfile.TemporaryDirectory() as tmp:
+            runs.append(cold_start(args.index, Path(tmp), args.timeout))
+        print(f"run {number}: " + " · ".join(f"{k} {v:.1f} s" for k, v in runs[-1].items()), flush=True)
+
+    print(f"\nindex {args.index} · {args.repeat} cold starts of `python app.py`\n")
+    print("| run | serving s | first answer s (from start) | second answer s |")
+    print("|---|---|---|---|")
+    for number, run in enumerate(runs, start=1):
+        print(f"| {number} | {run['serving']:.1f} | {run['first answer']:.1f} | {run['second answer']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
