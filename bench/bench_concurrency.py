@@ -3,6 +3,7 @@
     python bench/bench_concurrency.py                 # starts `python app.py` on a free port
     python bench/bench_concurrency.py --url http://127.0.0.1:7860   # an app already running
     python bench/bench_concurrency.py --users 8 --repeats 5
+    python bench/bench_concurrency.py --user-processes       # each concurrent user in its own process
 
 Each user is its own ``gradio_client.Client`` asking different questions through the
 named ``/ask`` endpoint (the same pipeline the chat uses). Questions come from the dev
@@ -156,6 +157,46 @@ def concurrent_users(clients, questions: list[str], run: Run, pid: int | None) -
     run.client_cpu += own_cpu() - mine
 
 
+# --- users as separate processes (--user-processes) ------------------------------------
+
+_client = None
+
+
+def _make_client(url: str) -> None:
+    global _client
+    from gradio_client import Client
+
+    _client = Client(url, verbose=False, ssl_verify=False)
+
+
+def _timed_ask(question: str) -> tuple[float | None, str | None, bool]:
+    """(latency, error, refused) of one question from this worker process's own client."""
+    started = time.perf_counter()
+    try:
+        result = _client.predict(question=question, api_name="/ask")
+    except Exception as exc:  # noqa: BLE001 — every failure counts as an error
+        return None, f"{question}: {type(exc).__name__}: {exc}", False
+    ok = isinstance(result, dict) and str(result.get("answer", "")).strip()
+    return time.perf_counter() - started, None if ok else f"{question}: no answer", bool(ok and result.get("refused"))
+
+
+def concurrent_user_processes(pool, users: int, questions: list[str], run: Run, pid: int | None) -> None:
+    """Like :func:`concurrent_users`, but each user is its own process (no shared client GIL)."""
+    cpu, started = process_cpu(pid), time.perf_counter()
+    for outcome in pool.map(_timed_ask, questions, chunksize=1):
+        latency, error, refused = outcome
+        if error and latency is None:
+            run.errors.append(error)
+        elif error:
+            run.latencies.append(latency)
+            run.unanswered.append(error)
+        else:
+            run.latencies.append(latency)
+            run.refused += refused
+    run.wall += time.perf_counter() - started
+    run.cpu += process_cpu(pid) - cpu
+
+
 def split_questions(questions: list[str], sizes: list[int]) -> tuple[list[list[str]], bool]:
     """Disjoint consecutive question sets of the given sizes (wrapping around when too few).
 
@@ -242,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=8, help="questions asked before measuring (not counted)")
     parser.add_argument("--max-ratio", type=float, default=3.0, help="allowed concurrent p95 / single-user p95")
     parser.add_argument("--json", type=Path, help="also write the numbers as JSON here")
+    parser.add_argument("--user-processes", action="store_true", help="run each concurrent user in its own process (default: threads of this one)")
     args = parser.parse_args(argv)
 
     questions, origin = load_questions()
@@ -262,13 +304,25 @@ def main(argv: list[str] | None = None) -> int:
         from gradio_client import Client
 
         solo_client = Client(url, verbose=False, ssl_verify=False)
-        clients = [Client(url, verbose=False, ssl_verify=False) for _ in range(args.users)]
+        pool = None
+        if args.user_processes:
+            import multiprocessing
+
+            pool = multiprocessing.get_context("spawn").Pool(args.users, initializer=_make_client, initargs=(url,))
+            pool.map(_timed_ask, warm[: args.users], chunksize=1)  # every worker connected and warm
+        else:
+            clients = [Client(url, verbose=False, ssl_verify=False) for _ in range(args.users)]
         for question in warm:
             solo_client.predict(question=question, api_name="/ask")
         # Alternate the phases, so that load from anything else on the machine falls on both.
         for repeat in range(args.repeats):
             single_user(solo_client, phases[2 * repeat], baseline, pid)
-            concurrent_users(clients, phases[2 * repeat + 1], loaded, pid)
+            if pool is not None:
+                concurrent_user_processes(pool, args.users, phases[2 * repeat + 1], loaded, pid)
+            else:
+                concurrent_users(clients, phases[2 * repeat + 1], loaded, pid)
+        if pool is not None:
+            pool.close()
     finally:
         if process is not None:
             stop_app(process)
