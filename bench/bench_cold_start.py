@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,14 +30,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench_concurrency import ROOT, free_port, stop_app
+
 QUESTIONS = ("太钢的碳中和目标是什么", "中铝集团2024年在污染减排方面做了哪些工作")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until_serving(url: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
@@ -55,16 +48,6 @@ def wait_until_serving(url: str, process: subprocess.Popen, log: Path, timeout: 
             pass
         time.sleep(0.1)
     raise SystemExit(f"the app did not serve within {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def cold_start(index: Path, work: Path, timeout: float) -> dict[str, float]:
@@ -98,7 +81,7 @@ def cold_start(index: Path, work: Path, timeout: float) -> dict[str, float]:
         client.predict(question=QUESTIONS[1], api_name="/ask")
         second = time.perf_counter() - asked
     finally:
-        stop(process)
+        stop_app(process)
     if first.get("refused") or not first.get("citations"):
         raise SystemExit(f"the first answer was not a cited answer: {first}")
     return {"serving": serving, "first answer": first_answer, "second answer": second}
