@@ -119,6 +119,19 @@ def running_app(source_index: Path, root: Path, **extra_env: str) -> Iterator[Ru
         stop(process)
 
 
+def raw_upload(app, client, raw_name: str, body: bytes) -> tuple[str, list[str]]:
+    """Upload ``body`` under ``raw_name`` exactly as a hostile client would send it (raw
+    multipart, name untouched), then add it through ``/upload``; (status, indexed names)."""
+    import httpx
+
+    response = httpx.post(f"{app.url}/gradio_api/upload", files=[("files", (raw_name, body, "text/plain"))], timeout=30)
+    response.raise_for_status()
+    (server_path,) = response.json()
+    file_data = {"path": server_path, "orig_name": raw_name, "meta": {"_type": "gradio.FileData"}}
+    status, table, *_ = client.predict(files=[file_data], api_name="/upload")
+    return status, [row[0] for row in table["data"]]
+
+
 @pytest.fixture(scope="session")
 def app_server(corpus_settings, tmp_path_factory) -> Iterator[RunningApp]:
     """The real app, shared by the API and browser tests of one session."""

@@ -82,16 +82,10 @@ def test_upload_rejects_oversize_files(client, app_server, tmp_path):
 
 def test_upload_odd_names_are_made_safe(client, app_server):
     """A raw multipart upload named ``../../.hidden 报告(1).txt`` ends up as ``hidden_报告_1.txt`` in the upload folder."""
-    import httpx
+    from tests.ui.conftest import raw_upload
 
     body = "株洲测试文档。本文用于检查文件名的安全处理。".encode()
-    raw_name = "../../.hidden 报告(1).txt"
-    response = httpx.post(f"{app_server.url}/gradio_api/upload", files=[("files", (raw_name, body, "text/plain"))], timeout=30)
-    response.raise_for_status()
-    (server_path,) = response.json()
-    file_data = {"path": server_path, "orig_name": raw_name, "meta": {"_type": "gradio.FileData"}}
-    status, table, *_ = client.predict(files=[file_data], api_name="/upload")
-    names = [row[0] for row in table["data"]]
+    status, names = raw_upload(app_server, client, "../../.hidden 报告(1).txt", body)
     assert "hidden_报告_1.txt" in names, status
     assert [p.name for p in app_server.upload_dir.iterdir() if "报告" in p.name] == ["hidden_报告_1.txt"]
     assert not list(app_server.upload_dir.parent.glob("*报告*"))

@@ -11,23 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import running_app
+from tests.ui.conftest import raw_upload, running_app
 
 pytestmark = pytest.mark.integration
 
 BODY = "安全测试文档。本文只用于检查上传文件名的处理。".encode()
-
-
-def raw_upload(app_server, client, raw_name: str) -> tuple[str, list[str]]:
-    """Send a file under ``raw_name`` exactly as a hostile client would; (status, indexed names)."""
-    import httpx
-
-    response = httpx.post(f"{app_server.url}/gradio_api/upload", files=[("files", (raw_name, BODY, "text/plain"))], timeout=30)
-    response.raise_for_status()
-    (server_path,) = response.json()
-    file_data = {"path": server_path, "orig_name": raw_name, "meta": {"_type": "gradio.FileData"}}
-    status, table, *_ = client.predict(files=[file_data], api_name="/upload")
-    return status, [row[0] for row in table["data"]]
 
 
 def files_outside_app_folders(app_server) -> set[Path]:
@@ -52,7 +40,7 @@ def files_outside_app_folders(app_server) -> set[Path]:
 def test_hostile_upload_names_stay_in_the_upload_folder(app_server, client, raw_name, saved_as, tmp_path):
     before = files_outside_app_folders(app_server)
     try:
-        status, names = raw_upload(app_server, client, raw_name)
+        status, names = raw_upload(app_server, client, raw_name, BODY)
     except Exception as exc:  # Gradio's own type check may refuse it before our handler runs
         status, names = str(exc), []
     after = files_outside_app_folders(app_server)
