@@ -93,21 +93,40 @@ class Run:
         return statistics.quantiles(ordered, n=100, method="inclusive")[int(q) - 1]
 
 
-def ask_once(client, question: str, run: Run, lock: threading.Lock) -> None:
+@dataclass
+class Outcome:
+    question: str
+    latency: float | None = None  # None when the call failed
+    error: str | None = None
+    answered: bool = False
+    refused: bool = False
+
+
+def timed_ask(client, question: str) -> Outcome:
+    """Ask one question through ``/ask`` and time it; failures become an error, not an exception."""
     started = time.perf_counter()
     try:
         result = client.predict(question=question, api_name="/ask")
     except Exception as exc:  # noqa: BLE001 — every failure counts as an error
-        with lock:
-            run.errors.append(f"{question}: {type(exc).__name__}: {exc}")
+        return Outcome(question, error=f"{question}: {type(exc).__name__}: {exc}")
+    answered = isinstance(result, dict) and bool(str(result.get("answer", "")).strip())
+    return Outcome(question, time.perf_counter() - started, None, answered, answered and bool(result.get("refused")))
+
+
+def record(run: Run, outcome: Outcome) -> None:
+    if outcome.error:
+        run.errors.append(outcome.error)
         return
-    elapsed = time.perf_counter() - started
+    run.latencies.append(outcome.latency)
+    if not outcome.answered:
+        run.unanswered.append(outcome.question)
+    run.refused += outcome.refused
+
+
+def ask_once(client, question: str, run: Run, lock: threading.Lock) -> None:
+    outcome = timed_ask(client, question)
     with lock:
-        run.latencies.append(elapsed)
-        if not (isinstance(result, dict) and str(result.get("answer", "")).strip()):
-            run.unanswered.append(question)
-        elif result.get("refused"):
-            run.refused += 1
+        record(run, outcome)
 
 
 def process_cpu(pid: int | None) -> float:
@@ -169,30 +188,16 @@ def _make_client(url: str) -> None:
     _client = Client(url, verbose=False, ssl_verify=False)
 
 
-def _timed_ask(question: str) -> tuple[float | None, str | None, bool]:
-    """(latency, error, refused) of one question from this worker process's own client."""
-    started = time.perf_counter()
-    try:
-        result = _client.predict(question=question, api_name="/ask")
-    except Exception as exc:  # noqa: BLE001 — every failure counts as an error
-        return None, f"{question}: {type(exc).__name__}: {exc}", False
-    ok = isinstance(result, dict) and str(result.get("answer", "")).strip()
-    return time.perf_counter() - started, None if ok else f"{question}: no answer", bool(ok and result.get("refused"))
+def _timed_ask(question: str) -> Outcome:
+    """:func:`timed_ask` with this worker process's own client."""
+    return timed_ask(_client, question)
 
 
 def concurrent_user_processes(pool, users: int, questions: list[str], run: Run, pid: int | None) -> None:
     """Like :func:`concurrent_users`, but each user is its own process (no shared client GIL)."""
     cpu, started = process_cpu(pid), time.perf_counter()
     for outcome in pool.map(_timed_ask, questions, chunksize=1):
-        latency, error, refused = outcome
-        if error and latency is None:
-            run.errors.append(error)
-        elif error:
-            run.latencies.append(latency)
-            run.unanswered.append(error)
-        else:
-            run.latencies.append(latency)
-            run.refused += refused
+        record(run, outcome)
     run.wall += time.perf_counter() - started
     run.cpu += process_cpu(pid) - cpu
 

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench_concurrency import ROOT, start_app, stop_app, wait_for_line
+from bench_concurrency import ROOT, start_app, stop_app, timed_ask, wait_for_line
 
 QUESTION_FILES = sorted((ROOT / "data" / "eval").glob("*.jsonl"))
 VARIANTS = ("{q}", "请问{q}", "{q}？请简要回答。", "我想了解：{q}")
@@ -85,20 +85,13 @@ def user(client, questions: list[str], soak: Soak) -> None:
             if not questions:
                 return
             question = questions.pop()
-        started = time.perf_counter()
-        try:
-            result = client.predict(question=question, api_name="/ask")
-            ok = isinstance(result, dict) and str(result.get("answer", "")).strip()
-            error = None if ok else f"{question}: empty answer"
-        except Exception as exc:  # noqa: BLE001 - every failure counts
-            result, error = None, f"{question}: {type(exc).__name__}: {exc}"
-        elapsed = time.perf_counter() - started
+        outcome = timed_ask(client, question)
         with soak.lock:
-            if error:
-                soak.errors.append(error)
+            if outcome.error or not outcome.answered:  # an empty answer counts as an error here
+                soak.errors.append(outcome.error or f"{question}: empty answer")
             else:
-                soak.latencies.append(elapsed)
-                soak.refused += bool(result.get("refused"))
+                soak.latencies.append(outcome.latency)
+                soak.refused += outcome.refused
 
 
 def sample_rss(pid: int, soak: Soak, stop: threading.Event) -> None:
