@@ -157,11 +157,15 @@ class ExtractiveAnswerer:
             if len(self._vectors) > CACHE_LIMIT:  # a bounded cache; sentences recur across questions
                 self._vectors.clear()
             self._vectors.update(zip(missing, fresh))
-        floor = None
-        for x in top:
-            x.cosine = float(np.dot(vectors[x.sentence.text], query_vector))
-            x.score += 0.35 * _scale_cosine(x.cosine)
-            floor = x.cosine if floor is None else min(floor, x.cosine)
+        if not top:
+            return
+        # one matrix product, not a dot per sentence: each NumPy call may hand the GIL to
+        # another answer's thread and wait to get it back
+        cosines = np.stack([vectors[x.sentence.text] for x in top]) @ query_vector
+        for x, cosine in zip(top, cosines.tolist()):
+            x.cosine = cosine
+            x.score += 0.35 * _scale_cosine(cosine)
+        floor = min(x.cosine for x in top)
         for x in scored:  # not embedded: assume a little less than the weakest embedded one
             if x.cosine is None and floor is not None:
                 x.score += 0.35 * _scale_cosine(floor) * 0.8

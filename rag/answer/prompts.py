@@ -1,8 +1,8 @@
 """Prompt templates: Chinese text files in ``prompts/`` (Settings.prompts_dir), read at run time.
 
 Placeholders use ``{name}`` (Python format syntax); a literal brace in a template is
-written ``{{`` / ``}}``. Files are re-read when they change, so templates can be edited
-without restarting the app.
+written ``{{`` / ``}}``. Files are re-read when they change (checked at most once a
+second), so templates can be edited without restarting the app.
 
 Passages and the question are data, never instructions: the templates put them between
 tags (``<资料 n>`` … ``</资料 n>``, ``<问题>`` … ``</问题>``), and ``inert`` turns every ASCII
@@ -13,6 +13,7 @@ can close its block or open a new one. Only the templates' own tags use ASCII br
 from __future__ import annotations
 
 import string
+import time
 from pathlib import Path
 
 from langchain_core.prompts import ChatPromptTemplate
@@ -26,23 +27,29 @@ REWRITE = "rewrite.md"
 HISTORY_TURN = "history_turn.md"
 REFUSAL = "refusal.txt"
 
-_cache: dict[Path, tuple[float, str]] = {}
+RECHECK_SECONDS = 1.0  # how often a cached template's file is checked for changes
+
+_cache: dict[Path, tuple[float, float, str]] = {}  # path → (mtime, when checked, text)
 
 
 def load_prompt(prompts_dir: Path, name: str) -> str:
     """The text of one template file (stripped of surrounding whitespace)."""
     path = Path(prompts_dir) / name
+    now = time.monotonic()
+    cached = _cache.get(path)
+    if cached and now - cached[1] < RECHECK_SECONDS:
+        return cached[2]  # checked a moment ago: skip the file system on busy servers
     try:
         mtime = path.stat().st_mtime
-        cached = _cache.get(path)
         if cached and cached[0] == mtime:
-            return cached[1]
+            _cache[path] = (mtime, now, cached[2])
+            return cached[2]
         text = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise RagError(f"Prompt template {path} cannot be read ({exc}). Restore it from the repository or set RAG_PROMPTS_DIR.") from None
     if not text:
         raise RagError(f"Prompt template {path} is empty. Restore it from the repository.")
-    _cache[path] = (mtime, text)
+    _cache[path] = (mtime, now, text)
     return text
 
 

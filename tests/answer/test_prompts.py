@@ -53,12 +53,18 @@ def test_missing_or_edited_templates_give_clear_errors(tmp_path: Path):
         P.fill(tmp_path, P.REWRITE, history="", question="")
 
 
-def test_templates_are_reread_when_edited(tmp_path: Path):
+def test_templates_are_reread_when_edited(tmp_path: Path, monkeypatch):
+    import os
+
+    clock = [1000.0]
+    monkeypatch.setattr(P.time, "monotonic", lambda: clock[0])
     path = tmp_path / P.REFUSAL
     path.write_text("没有", encoding="utf-8")
     assert P.refusal_text(tmp_path) == "没有"
-    import os
 
     path.write_text("资料里找不到", encoding="utf-8")
     os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 5))
+    clock[0] += P.RECHECK_SECONDS / 2
+    assert P.refusal_text(tmp_path) == "没有"  # checked a moment ago: the cached text
+    clock[0] += P.RECHECK_SECONDS
     assert P.refusal_text(tmp_path) == "资料里找不到"
