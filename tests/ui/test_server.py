@@ -94,6 +94,9 @@ def test_serve_launches_with_host_port_auth_limits_and_queue(monkeypatch):
     monkeypatch.setattr(server, "configure_threads", lambda n: calls.setdefault("threads", n))
     monkeypatch.setattr(server, "check_port_free", lambda host, port: calls.setdefault("port_checked", (host, port)))
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: calls.setdefault("launch", kw))
+    for name in ("GRADIO_ANALYTICS_CACHE_FREQUENCY", "GRADIO_ANALYTICS_MAX_EVENTS"):
+        monkeypatch.setenv(name, "0")  # so that teardown restores the variable (or its absence)
+        monkeypatch.delenv(name)
     settings = Settings(host="localhost", port=7999, auth="editor:s3cret", upload_max_bytes=12345, queue_max_size=7)
     demo = server.serve(settings)
     launch = calls["launch"]
@@ -103,6 +106,8 @@ def test_serve_launches_with_host_port_auth_limits_and_queue(monkeypatch):
     assert launch["auth"] == ("editor", "s3cret") and launch["max_file_size"] == 12345
     assert demo._queue.default_concurrency_limit == layout.ANSWER_CONCURRENCY
     assert demo._queue.max_size == 7  # a burst beyond this is turned away, not buffered
+    # Gradio's per-request statistics are summarised every 100 requests, not after each one
+    assert (demo._queue.ANAYLTICS_CACHE_FREQUENCY, demo._queue.ANALYTICS_MAX_EVENTS) == (100, 1000)
     named = set(demo.get_api_info()["named_endpoints"])
     assert {"/ask", "/upload", "/delete_document", "/reindex", "/documents", "/stats"} <= named
 
