@@ -360,6 +360,62 @@ def load_markdown(path: Path) -> list[SourceDocument]:
     return document_from_text(path, strip_markdown(raw), encoding=encoding, title=title or None)
 
 
+class JsonlRecordError(InputError):
+    """One line of a JSON Lines file is unusable: which line, and what is wrong with it.
+
+    ``problem`` is ``"json"`` (not JSON), ``"object"`` (not an object), ``"text"`` (no
+    usable ``text``) or ``"field"`` (``detail`` names a field that is not a string), so
+    that callers can word the message their own way (the UI does, in Chinese).
+    """
+
+    def __init__(self, name: str, line: int, problem: str, detail: str = ""):
+        self.line, self.problem, self.detail = line, problem, detail
+        reason = {
+            "json": f"not valid JSON ({detail}).",
+            "object": "expected a JSON object with a 'text' field.",
+            "text": "missing or empty 'text'.",
+            "field": f"'{detail}' must be a string.",
+        }[problem]
+        super().__init__(f"{name} line {line}: {reason}")
+
+
+@dataclass(frozen=True)
+class JsonlRecord:
+    """One usable line of a JSON Lines file (optional fields stripped, empty ones None)."""
+
+    line: int
+    text: str
+    title: str | None = None
+    date: str | None = None
+    source: str | None = None
+    newspaper: str | None = None
+
+
+def parse_jsonl(raw: str, name: str) -> list[JsonlRecord]:
+    """The records of a JSON Lines text; the first bad line raises :class:`JsonlRecordError`."""
+    records = []
+    for number, line in enumerate(raw.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise JsonlRecordError(name, number, "json", exc.msg) from None
+        if not isinstance(record, dict):
+            raise JsonlRecordError(name, number, "object")
+        text = record.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise JsonlRecordError(name, number, "text")
+        fields = {}
+        for key in ("title", "date", "source", "newspaper"):
+            value = record.get(key)
+            if value is not None and not isinstance(value, str):
+                raise JsonlRecordError(name, number, "field", key)
+            fields[key] = value.strip() if value and value.strip() else None
+        records.append(JsonlRecord(number, text, **fields))
+    return records
+
+
 @register_loader(".jsonl")
 def load_jsonl(path: Path) -> list[SourceDocument]:
     """One document per JSON line: ``text`` required; ``title``, ``date``, ``source``, ``newspaper`` optional.
@@ -367,34 +423,14 @@ def load_jsonl(path: Path) -> list[SourceDocument]:
     A record's source is its own ``source`` or ``<file name>#<line number>``.
     """
     raw, encoding = read_text(path)
-    documents = []
-    for number, line in enumerate(raw.split("\n"), start=1):
-        if not line.strip():
-            continue
-        where = f"{path.name} line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: not valid JSON ({exc.msg}).") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{where}: expected a JSON object with a 'text' field.")
-        text = record.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise InputError(f"{where}: missing or empty 'text'.")
-        fields = {}
-        for key in ("title", "date", "source", "newspaper"):
-            value = record.get(key)
-            if value is not None and not isinstance(value, str):
-                raise InputError(f"{where}: '{key}' must be a string.")
-            fields[key] = value.strip() if value and value.strip() else None
-        documents.append(
-            SourceDocument(
-                source=fields["source"] or f"{path.name}#{number}",
-                text=normalize_newlines(text),
-                title=fields["title"],
-                date=fields["date"],
-                newspaper=fields["newspaper"],
-                encoding=encoding,
-            )
+    return [
+        SourceDocument(
+            source=record.source or f"{path.name}#{record.line}",
+            text=normalize_newlines(record.text),
+            title=record.title,
+            date=record.date,
+            newspaper=record.newspaper,
+            encoding=encoding,
         )
-    return documents
+        for record in parse_jsonl(raw, path.name)
+    ]

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from rag.config import Settings
-from rag.corpus.loaders import decode
+from rag.corpus.loaders import JsonlRecordError, decode, parse_jsonl
 from rag.errors import InputError
 
 ALLOWED_SUFFIXES = (".txt", ".md", ".jsonl")
@@ -104,16 +104,21 @@ def decode_text(name: str, data: bytes) -> str:
     return text
 
 
+JSONL_PROBLEMS = {
+    "json": "不是合法的 JSON（{detail}）",
+    "object": "应为 JSON 对象",
+    "text": "缺少正文：每行都需要非空的 \"text\" 字段",
+    "field": "字段 \"{detail}\" 应为字符串",
+}
+
+
 def check_jsonl(name: str, text: str) -> None:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UploadRejected(f"{name}：第 {number} 行不是合法的 JSON（{exc.msg}）") from None
-        if not isinstance(record, dict):
-            raise UploadRejected(f"{name}：第 {number} 行应为 JSON 对象")
+    """The loader's own record checks (rag/corpus/loaders.parse_jsonl), worded in Chinese."""
+    try:
+        parse_jsonl(text, name)
+    except JsonlRecordError as exc:
+        problem = JSONL_PROBLEMS[exc.problem].format(detail=exc.detail)
+        raise UploadRejected(f"{name}：第 {exc.line} 行{problem}") from None
 
 
 def validate_upload(name: str, data: bytes, max_bytes: int) -> str:

@@ -72,6 +72,11 @@ def test_jsonl_lines_must_be_objects():
         kb.validate_upload("bad.jsonl", b'{"text": "a"}\n{oops\n', 1000)
     with pytest.raises(UploadRejected, match="第 1 行应为 JSON 对象"):
         kb.validate_upload("list.jsonl", b'["a"]\n', 1000)
+    # refused at upload, not accepted and then failing at ingest
+    with pytest.raises(UploadRejected, match="第 2 行缺少正文"):
+        kb.validate_upload("notext.jsonl", '{"text": "有正文"}\n{"title": "只有标题"}\n'.encode(), 1000)
+    with pytest.raises(UploadRejected, match='第 1 行字段 "date" 应为字符串'):
+        kb.validate_upload("date.jsonl", '{"text": "正文", "date": 20250101}\n'.encode(), 1000)
 
 
 @pytest.fixture
@@ -156,10 +161,10 @@ def test_add_documents_with_nothing_valid_touches_no_index(kb_settings, fake_sto
     assert "不支持的文件类型" in result.message()
 
 
-def test_unparseable_upload_is_not_kept(kb_settings, fake_store, tmp_path):
-    fake_store.fail = {"odd.jsonl"}
+def test_upload_that_ingest_fails_on_is_not_kept(kb_settings, fake_store, tmp_path):
+    fake_store.fail = {"odd.jsonl"}  # passes the upload checks, then ingest cannot use it
     odd = tmp_path / "odd.jsonl"
-    odd.write_text('{"x": 1}\n', encoding="utf-8")
+    odd.write_text('{"text": "正文"}\n', encoding="utf-8")
     result = kb.add_documents([odd], kb_settings)
     assert result.saved == [] and not (kb_settings.upload_dir / "odd.jsonl").exists()
     assert "odd.jsonl：未加入" in result.message()
