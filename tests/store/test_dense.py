@@ -40,6 +40,23 @@ def test_every_type_saves_in_faiss_format_and_gives_its_vectors_back(tmp_path: P
         assert loaded.search(vectors[row], 5)[0][0] == row
 
 
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_flat_and_hnsw_vectors_are_a_read_only_view_that_keeps_the_index_alive(tmp_path: Path, kind: str):
+    vectors = unit_vectors(300)
+    DenseIndex(build_faiss_index(vectors, 32, kind)).save(tmp_path)
+    loaded = DenseIndex.load(tmp_path)
+    view = loaded.vectors()
+    assert not view.flags.owndata and not view.flags.writeable  # FAISS's memory, not a copy
+    with pytest.raises(ValueError):
+        view[0, 0] = 1.0
+    del loaded  # the view still holds the index
+    import gc
+
+    gc.collect()
+    np.testing.assert_array_equal(view, vectors)
+    np.testing.assert_allclose(view @ vectors[7], vectors @ vectors[7], rtol=1e-6)
+
+
 def test_approximate_search_finds_the_exact_neighbours_on_clustered_vectors():
     centres = unit_vectors(20, seed=1)
     rng = np.random.default_rng(2)
