@@ -16,6 +16,11 @@ phases. It checks that every question is answered and none errors, and that the
 concurrent p95 latency stays within ``--max-ratio`` × the single-user p95; prints a
 Markdown table (with the server's CPU seconds per question when it started the server);
 exits 1 when a check fails.
+
+Resolution: ``gradio_client`` looks for its answer every 50 ms, so the latencies it
+reports come in steps of about 50 ms (an endpoint that only echoes takes 0.057 s). A
+single answer that needs 45–55 ms on the server shows as 0.06 or 0.11 s, which moves the
+ratio by almost 2× from one run to the next; compare several runs (docs/results.md).
 """
 
 from __future__ import annotations
