@@ -17,6 +17,11 @@ concurrent p95 latency stays within ``--max-ratio`` × the single-user p95; prin
 Markdown table (with the server's CPU seconds per question when it started the server);
 exits 1 when a check fails.
 
+``--think S`` makes the concurrent users behave like people reading their answers: before
+each question a user pauses a random 0–2·S seconds (S on average), so questions arrive
+spread out instead of all in the same instant. Without it (the default) every round is a
+burst of ``--users`` questions sent at once, the worst case.
+
 Resolution: ``gradio_client`` looks for its answer every 50 ms, so the latencies it
 reports come in steps of about 50 ms (an endpoint that only echoes takes 0.057 s). A
 single answer that needs 45–55 ms on the server shows as 0.06 or 0.11 s, which moves the
@@ -28,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import signal
 import socket
 import statistics
@@ -160,15 +166,23 @@ def single_user(client, questions: list[str], run: Run, pid: int | None) -> None
     run.client_cpu += own_cpu() - mine
 
 
-def concurrent_users(clients, questions: list[str], run: Run, pid: int | None) -> None:
+def pauses(count: int, think: float, seed: int) -> list[float]:
+    """Seconds a user waits before each of ``count`` questions: uniform in 0–2·think (all 0 without think time)."""
+    rng = random.Random(seed)
+    return [rng.uniform(0, 2 * think) if think > 0 else 0.0 for _ in range(count)]
+
+
+def concurrent_users(clients, questions: list[str], run: Run, pid: int | None, think: float = 0.0) -> None:
     """All clients at once; user ``i`` asks ``questions[i]``, ``questions[i + users]``, …; adds to ``run``."""
     users, lock = len(clients), threading.Lock()
     barrier = threading.Barrier(users)
+    waits = pauses(len(questions), think, seed=len(run.latencies))
 
     def user(index: int) -> None:
         barrier.wait()
-        for question in questions[index::users]:
-            ask_once(clients[index], question, run, lock)
+        for position in range(index, len(questions), users):
+            time.sleep(waits[position])
+            ask_once(clients[index], questions[position], run, lock)
 
     threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
     cpu, mine, started = process_cpu(pid), own_cpu(), time.perf_counter()
@@ -193,15 +207,17 @@ def _make_client(url: str) -> None:
     _client = Client(url, verbose=False, ssl_verify=False)
 
 
-def _timed_ask(question: str) -> Outcome:
-    """:func:`timed_ask` with this worker process's own client."""
+def _timed_ask(question: str, pause: float = 0.0) -> Outcome:
+    """:func:`timed_ask` with this worker process's own client, after ``pause`` seconds."""
+    time.sleep(pause)
     return timed_ask(_client, question)
 
 
-def concurrent_user_processes(pool, users: int, questions: list[str], run: Run, pid: int | None) -> None:
+def concurrent_user_processes(pool, users: int, questions: list[str], run: Run, pid: int | None, think: float = 0.0) -> None:
     """Like :func:`concurrent_users`, but each user is its own process (no shared client GIL)."""
+    waits = pauses(len(questions), think, seed=len(run.latencies))
     cpu, started = process_cpu(pid), time.perf_counter()
-    for outcome in pool.map(_timed_ask, questions, chunksize=1):
+    for outcome in pool.starmap(_timed_ask, zip(questions, waits), chunksize=1):
         record(run, outcome)
     run.wall += time.perf_counter() - started
     run.cpu += process_cpu(pid) - cpu
@@ -288,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="an app already running (default: start python app.py on a free port)")
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=1, help="questions per concurrent user in each repeat")
+    parser.add_argument("--think", type=float, default=0.0, help="mean seconds a concurrent user pauses before each question (default 0: bursts)")
     parser.add_argument("--single", type=int, default=8, help="single-user questions in each repeat")
     parser.add_argument("--repeats", type=int, default=3, help="alternations of the single-user and concurrent phases")
     parser.add_argument("--warmup", type=int, default=8, help="questions asked before measuring (not counted)")
@@ -328,9 +345,9 @@ def main(argv: list[str] | None = None) -> int:
         for repeat in range(args.repeats):
             single_user(solo_client, phases[2 * repeat], baseline, pid)
             if pool is not None:
-                concurrent_user_processes(pool, args.users, phases[2 * repeat + 1], loaded, pid)
+                concurrent_user_processes(pool, args.users, phases[2 * repeat + 1], loaded, pid, args.think)
             else:
-                concurrent_users(clients, phases[2 * repeat + 1], loaded, pid)
+                concurrent_users(clients, phases[2 * repeat + 1], loaded, pid, args.think)
         if pool is not None:
             pool.close()
     finally:
@@ -341,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     ratio = loaded.percentile(95) / baseline.percentile(95)
     print(
         f"questions: {origin} ({len(questions)}; {len(warm)} warm-up, then {args.repeats} × "
-        f"({args.single} single-user + {args.users}×{args.rounds} concurrent), "
+        f"({args.single} single-user + {args.users}×{args.rounds} concurrent"
+        f"{f', think time {args.think:g} s' if args.think else ', in bursts'}), "
         f"{'some repeated' if repeated else 'all different'}) · {cpu_summary()} · "
         f"load average {load_before:.1f} → {load_after:.1f}"
     )
