@@ -250,17 +250,28 @@ def start_app(extra_env: dict[str, str]) -> tuple[subprocess.Popen, str, Path]:
     with log.open("w") as handle:
         process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
+    try:
+        wait_until_serving(url, process, log, timeout=600)
+    except SystemExit:
+        process.kill()
+        raise
+    return process, url, log
+
+
+def wait_until_serving(url: str, process: subprocess.Popen, log: Path, timeout: float, poll: float = 0.5) -> None:
+    """Return once the app answers ``/gradio_api/info``; exit with its log's tail if it stops or times out."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            sys.exit(f"the app exited ({process.returncode}); log:\n{log.read_text()[-3000:]}")
+            sys.exit(f"the app exited with code {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/gradio_api/info", timeout=5):
-                return process, url, log
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    sys.exit(f"the app did not start; log: {log}")
+            with urllib.request.urlopen(f"{url}/gradio_api/info", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:  # URLError, connection refused or reset, timeouts
+            pass
+        time.sleep(poll)
+    sys.exit(f"the app did not serve within {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
 def wait_for_line(log: Path, text: str, timeout: float) -> None:

@@ -15,7 +15,6 @@ store's file lock also guards against a CLI ingest running beside the UI).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
