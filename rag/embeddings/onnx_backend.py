@@ -42,6 +42,13 @@ TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "onnx_embedding.json"
 QUANTIZATIONS = ("fp32", "int8")
 OPSET = 17
+
+
+class OnnxUnavailable(ModelError):
+    """This model cannot run in ONNX Runtime here (a package missing, parts the encoder does
+    not reproduce, an export that failed or is damaged); torch still can."""
+
+
 INSTALL_HINT = "Install ONNX Runtime with `pip install onnxruntime onnx`, or set RAG_EMBEDDING_BACKEND=torch."
 
 
@@ -65,7 +72,7 @@ def export(model: SentenceTransformer, target: Path, quantization: str) -> Path:
     try:
         import onnx  # noqa: F401 - the optimizer and the quantizer need it
     except ImportError:
-        raise ModelError(f"Exporting to ONNX needs the onnx package. {INSTALL_HINT}") from None
+        raise OnnxUnavailable(f"Exporting to ONNX needs the onnx package. {INSTALL_HINT}") from None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temp_dirs(target)
@@ -100,7 +107,7 @@ def export(model: SentenceTransformer, target: Path, quantization: str) -> Path:
             "Free some disk space or set RAG_CACHE_DIR to a writable directory."
         ) from None
     except Exception as exc:  # noqa: BLE001 - an operator the exporter, optimizer or quantizer cannot handle
-        raise ModelError(f"Cannot export the embedding model to ONNX: {_short(exc)}. Set RAG_EMBEDDING_BACKEND=torch.") from None
+        raise OnnxUnavailable(f"Cannot export the embedding model to ONNX: {_short(exc)}. Set RAG_EMBEDDING_BACKEND=torch.") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
@@ -117,13 +124,13 @@ def encoder_config(model: SentenceTransformer, quantization: str) -> dict:
         f"this one is {' -> '.join(modules)}. Set RAG_EMBEDDING_BACKEND=torch."
     )
     if modules not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
-        raise ModelError(unsupported)
+        raise OnnxUnavailable(unsupported)
     pooling = model[1].get_config_dict()
     mode = pooling.get("pooling_mode")  # one mode; a combination (a tuple) is refused
     if mode not in ("mean", "cls") or (mode == "mean" and not pooling.get("include_prompt", True)):
-        raise ModelError(f"{unsupported} (pooling {pooling})")
+        raise OnnxUnavailable(f"{unsupported} (pooling {pooling})")
     if getattr(model[0], "do_lower_case", False):
-        raise ModelError(f"{unsupported} (it lower-cases its input)")
+        raise OnnxUnavailable(f"{unsupported} (it lower-cases its input)")
     tokenizer = model.tokenizer
     return {
         "pooling": mode,
@@ -224,10 +231,13 @@ class OnnxEncoder:
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads or available_cores()
             options.inter_op_num_threads = 1
+            # Idle threads sleep instead of spinning: with several questions at once, spinning
+            # threads took the CPU the other questions needed (docs/results.md).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.log_severity_level = 3  # errors only
             self.session = ort.InferenceSession(str(directory / MODEL_FILE), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - any failure here means an unusable export
-            raise ModelError(f"Cannot load the ONNX embedding model from {directory}: {_short(exc)}. {advice}") from None
+            raise OnnxUnavailable(f"Cannot load the ONNX embedding model from {directory}: {_short(exc)}. {advice}") from None
         self.tokenizer.enable_truncation(self.config["max_length"])
         self.tokenizer.enable_padding(pad_id=self.config["pad_token_id"], pad_token=self.config["pad_token"])
         self.dimension = int(self.config["dimension"])
@@ -270,7 +280,7 @@ def _require_onnxruntime():
     try:
         import onnxruntime
     except ImportError:
-        raise ModelError(f"The onnx embedding backend needs the onnxruntime package. {INSTALL_HINT}") from None
+        raise OnnxUnavailable(f"The onnx embedding backend needs the onnxruntime package. {INSTALL_HINT}") from None
     return onnxruntime
 
 

@@ -119,7 +119,7 @@ class Manifest:
 
     def check_model(self, model_id: str, dimension: int) -> None:
         """Refuse to query or extend an index built with another embedding model."""
-        if self.embedding_model != model_id or self.dimension != dimension:
+        if _same_vectors_id(self.embedding_model) != _same_vectors_id(model_id) or self.dimension != dimension:
             raise StoreError(
                 f"The index was built with embedding model '{self.embedding_model}' (dimension {self.dimension}), "
                 f"but the configured model is '{model_id}' (dimension {dimension}). "
@@ -131,7 +131,7 @@ class Manifest:
     def check_settings(self, model_setting: str, embedding_variant: str, index_dir: Path) -> None:
         """Refuse, before any model is loaded, an index built with another model or backend.
 
-        Vectors of the torch, onnx-fp32 and onnx-int8 variants of one model differ slightly;
+        torch and onnx-fp32 give the same vectors; onnx-int8 vectors differ slightly, and
         queries must be encoded like the passages they are compared with.
         """
         if self.model_setting and self.model_setting != model_setting:
@@ -139,7 +139,7 @@ class Manifest:
                 f"The index in {index_dir} was built with embedding model '{self.model_setting}', "
                 f"not the configured '{model_setting}'. Rebuild it: rag ingest --rebuild"
             )
-        if self.embedding_variant != embedding_variant:
+        if _vector_kind(self.embedding_variant) != _vector_kind(embedding_variant):
             raise StoreError(
                 f"The index in {index_dir} was built with the '{self.embedding_variant}' embedding backend, "
                 f"not the configured '{embedding_variant}'. Rebuild it: rag ingest --rebuild "
@@ -147,10 +147,20 @@ class Manifest:
             )
 
 
+def _vector_kind(variant: str) -> str:
+    """torch and ONNX Runtime fp32 compute the same vectors (cosine > 0.9999 on every passage)."""
+    return "fp32" if variant in ("torch", "onnx-fp32") else variant
+
+
+def _same_vectors_id(model_id: str) -> str:
+    """A model id without the "+onnx-fp32" that indexes built before fp32 shared torch's id carry."""
+    return model_id.removesuffix("+onnx-fp32")
+
+
 # the environment settings that select each embedding variant (see Settings.embedding_variant)
 VARIANT_SETTINGS = {
-    "torch": "RAG_EMBEDDING_BACKEND=torch RAG_EMBEDDING_QUANTIZATION=none",
-    "onnx-fp32": "RAG_EMBEDDING_BACKEND=onnx RAG_EMBEDDING_QUANTIZATION=none",
+    "torch": "RAG_EMBEDDING_BACKEND=auto RAG_EMBEDDING_QUANTIZATION=none",
+    "onnx-fp32": "RAG_EMBEDDING_BACKEND=auto RAG_EMBEDDING_QUANTIZATION=none",
     "onnx-int8": "RAG_EMBEDDING_BACKEND=onnx RAG_EMBEDDING_QUANTIZATION=int8",
 }
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from rag.cli import build_parser, settings_from_args
+from rag import config as config_module
 from rag.config import Settings
 from rag.embeddings import load_embeddings, onnx_backend
 from rag.embeddings import model as embedding_model
@@ -43,11 +44,18 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("backend", "quantization", "variant"),
-    [("torch", "none", "torch"), ("onnx", "none", "onnx-fp32"), ("onnx", "fp32", "onnx-fp32"), ("ONNX", "int8", "onnx-int8")],
+    [("torch", "none", "torch"), ("onnx", "none", "onnx-fp32"), ("onnx", "fp32", "onnx-fp32"), ("ONNX", "int8", "onnx-int8"),
+     ("auto", "none", "onnx-fp32"), ("auto", "int8", "onnx-int8")],
 )
 def test_settings_name_the_variant(backend, quantization, variant):
     settings = Settings.from_env({"RAG_EMBEDDING_BACKEND": backend, "RAG_EMBEDDING_QUANTIZATION": quantization})
     assert settings.embedding_variant == variant
+
+
+def test_auto_is_the_default_and_takes_torch_without_onnxruntime(monkeypatch):
+    assert Settings().embedding_backend == "auto"
+    monkeypatch.setattr(config_module.importlib.util, "find_spec", lambda name: None)
+    assert Settings().embedding_variant == "torch"
 
 
 @pytest.mark.parametrize(
@@ -113,12 +121,35 @@ def torch_model(base_settings):
 
 
 @pytest.mark.integration
-def test_variant_is_part_of_the_model_identity(torch_model, onnx_fp32, onnx_int8):
-    assert torch_model.model_id == DEFAULT_MODEL_ID
-    assert onnx_fp32.model_id == f"{DEFAULT_MODEL_ID}+onnx-fp32"
+def test_int8_is_part_of_the_model_identity(torch_model, onnx_fp32, onnx_int8):
+    assert torch_model.model_id == onnx_fp32.model_id == DEFAULT_MODEL_ID  # the same vectors
     assert onnx_int8.model_id == f"{DEFAULT_MODEL_ID}+onnx-int8"
     assert onnx_fp32.prefixes == onnx_int8.prefixes == torch_model.prefixes  # "query: " / "passage: "
     assert onnx_fp32.dimension == onnx_int8.dimension == 384
+
+
+@pytest.mark.integration
+def test_auto_runs_the_default_model_in_onnx_runtime(base_settings, onnx_fp32):
+    model = load_embeddings(base_settings.replace(embedding_backend="auto", embedding_quantization="none"))
+    assert isinstance(model.model, onnx_backend.OnnxEncoder) and model.variant == "onnx-fp32"
+    assert model.model_id == DEFAULT_MODEL_ID
+
+
+@pytest.mark.integration
+def test_auto_falls_back_to_torch_for_a_model_onnx_cannot_run(tmp_path, torch_model, capsys):
+    """A model with max pooling, saved as a local directory: auto embeds it with torch, with a note."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Pooling
+
+    directory = tmp_path / "max-pooled"
+    SentenceTransformer(modules=[torch_model.model[0], Pooling(384, pooling_mode="max")], device="cpu").save(str(directory))
+    settings = Settings(cache_dir=tmp_path / "cache", embedding_model=str(directory), embedding_backend="auto")
+    model = load_embeddings(settings)
+    assert model.variant == "torch" and not isinstance(model.model, onnx_backend.OnnxEncoder)
+    assert model.encode_queries(["太钢"]).shape == (1, 384)
+    assert "embedding with torch, not ONNX Runtime" in capsys.readouterr().err
+    with pytest.raises(ModelError, match="RAG_EMBEDDING_BACKEND=torch"):  # asked for by name: refused
+        load_embeddings(settings.replace(embedding_backend="onnx"))
 
 
 @pytest.mark.integration

@@ -107,12 +107,15 @@ def test_model_mismatch_is_refused_with_rebuild_hint(settings, embedder):
 def test_embedding_backend_mismatch_is_refused_before_any_model_loads(settings, embedder):
     from rag.retrieval import load_searcher
 
-    ingest(None, settings, embeddings=embedder)
+    torch = settings.replace(embedding_backend="torch")
+    ingest(None, torch, embeddings=embedder)
     assert IndexStore.open(settings.index_dir).manifest.embedding_variant == "torch"
+    # torch and ONNX Runtime fp32 give the same vectors: either extends the other's index
+    ingest(None, settings.replace(embedding_backend="onnx"), embeddings=embedder)  # not refused
     int8 = settings.replace(embedding_backend="onnx", embedding_quantization="int8")
     with pytest.raises(StoreError, match="rag ingest --rebuild") as info:
         ingest(None, int8, embeddings=embedder)
-    assert "'torch' embedding backend" in str(info.value) and "RAG_EMBEDDING_BACKEND=torch" in str(info.value)
+    assert "'torch' embedding backend" in str(info.value) and "RAG_EMBEDDING_QUANTIZATION=none" in str(info.value)
     with pytest.raises(StoreError, match="'torch' embedding backend"):
         load_searcher(int8)  # a model named "test/bigram-hash-64" would fail to load: the check comes first
 
