@@ -77,7 +77,7 @@ def main() -> None:
 
     b, p, n = min(bare), min(pipeline), min(noop)
     rest = min(total - encode for total, encode in zip(pipeline, inside))
-    print(f"corpus: {settings.corpus_dir} · {len(articles)} articles · {len(chunks)} chunks · model {model.model_id}\n")
+    print(f"corpus: {settings.corpus_dir} · {len(articles)} articles · {len(chunks)} chunks · model {model.model_id} ({model.variant})\n")
     print("| step | seconds | chunks/s |")
     print("|---|---|---|")
     print(f"| bare model encode | {b:.1f} | {len(chunks) / b:.1f} |")

@@ -231,7 +231,7 @@ def main() -> None:
             result = measure(settings.replace(index_dir=index_dir), model, questions, warmup)
             results.append((size, source, repeated, build, result))
 
-    print(f"\n{len(questions)} questions · model {model.model_id} · p50 / p95 in ms\n")
+    print(f"\n{len(questions)} questions · model {model.model_id} ({model.variant}) · p50 / p95 in ms\n")
     print("| chunks | vectors | texts | dense index | write s | load s | RSS +MB | disk bytes/chunk | query embedding "
           "| dense: index part | dense: with embedding | BM25 | hybrid: index part | hybrid: with embedding | ask |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")

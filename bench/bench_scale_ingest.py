@@ -117,7 +117,7 @@ def main() -> None:
             if not args.keep:
                 shutil.rmtree(index_dir, ignore_errors=True)
 
-    print(f"\nmodel {model.model_id} · chunk size {settings.chunk_size} / overlap {settings.chunk_overlap} · "
+    print(f"\nmodel {model.model_id} ({model.variant}) · chunk size {settings.chunk_size} / overlap {settings.chunk_overlap} · "
           f"batch {settings.embedding_batch_size}\n")
     print("| corpus | articles | chunks | chars | ingest s | chunks/s | chars/s | bare encode s | ingest / bare | peak RSS MB | index bytes/chunk (faiss · bm25 · chunks) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
