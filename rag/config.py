@@ -8,6 +8,7 @@ taken from it) and never reads the environment itself.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -123,6 +124,7 @@ class Settings:
         return cls(**values)
 
 
+@functools.lru_cache(maxsize=1)
 def _onnxruntime_installed() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 

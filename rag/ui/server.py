@@ -136,11 +136,14 @@ def prefer_sleeping_threads() -> None:
 def configure_threads(concurrency: int) -> int:
     """Share the cores between the answers running at once: torch threads per answer =
     cores // concurrency (at least 1). Without this every concurrent answer starts one
-    thread per core and, on a small machine, they spend their time preempting each other."""
-    import torch
+    thread per core and, on a small machine, they spend their time preempting each other.
 
+    Only when the model runs in torch: importing torch just for this costs seconds at start.
+    (ONNX Runtime's threads are set on its session, see onnx_backend.py.)"""
     threads = max(1, cpu_cores() // max(1, concurrency))
-    torch.set_num_threads(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
     return threads
 
 
@@ -178,8 +181,8 @@ def serve(settings: Settings, *, allow_remote: bool = False, block: bool = True)
     from rag.ui.layout import ANSWER_CONCURRENCY, build_app
     from rag.ui.render import CSS
 
-    configure_threads(MODEL_PASSES_AT_ONCE)
     preload(settings)
+    configure_threads(MODEL_PASSES_AT_ONCE)  # after the model has loaded: torch or ONNX Runtime
 
     demo = build_app(settings)
     # A bounded queue: a burst of requests waits in line up to ``queue_max_size`` and the

@@ -54,7 +54,7 @@ def test_settings_name_the_variant(backend, quantization, variant):
 
 def test_auto_is_the_default_and_takes_torch_without_onnxruntime(monkeypatch):
     assert Settings().embedding_backend == "auto"
-    monkeypatch.setattr(config_module.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(config_module, "_onnxruntime_installed", lambda: False)
     assert Settings().embedding_variant == "torch"
 
 

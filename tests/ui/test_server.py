@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from rag.cli import main as cli_main
@@ -149,3 +151,26 @@ def test_openmp_threads_sleep_when_idle_unless_the_user_says_otherwise(given, ex
     code = "import os; from rag.ui.server import prefer_sleeping_threads as p; p(); import torch; print(os.environ['OMP_WAIT_POLICY'])"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == expected, out.stderr[-2000:]
+
+
+@pytest.mark.integration
+def test_a_server_on_onnx_runtime_never_imports_torch(corpus_settings):
+    """Loading torch only to set its thread count cost seconds of every start-up."""
+    import subprocess
+
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from rag.config import Settings\n"
+        "from rag.ui import server\n"
+        f"settings = Settings(index_dir=Path({str(corpus_settings.index_dir)!r}), cache_dir=Path({str(corpus_settings.cache_dir)!r}))\n"
+        "server.prefer_sleeping_threads()\n"
+        "server.preload(settings)\n"
+        "server.configure_threads(server.MODEL_PASSES_AT_ONCE)\n"
+        "from rag.retrieval import load_searcher\n"
+        "assert load_searcher(settings).embeddings.variant == 'onnx-fp32'\n"
+        "print('torch loaded:', 'torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "torch loaded: False" in done.stdout
