@@ -36,7 +36,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", dest="index_dir", default=None, help="index directory (env RAG_INDEX_DIR, default ./index)")
     parser.add_argument("--model", dest="embedding_model", default=None, help="embedding model: sentence-transformers name or path (env RAG_EMBEDDING_MODEL)")
     parser.add_argument("--cache-dir", dest="cache_dir", default=None, help="model cache directory (env RAG_CACHE_DIR)")
-    parser.add_argument("--embedding-backend", choices=EMBEDDING_BACKENDS, default=None, help="run the embedding model with torch or ONNX Runtime (env RAG_EMBEDDING_BACKEND)")
+    parser.add_argument("--embedding-backend", choices=EMBEDDING_BACKENDS, default=None, help="auto (default: ONNX Runtime, else torch), onnx or torch (env RAG_EMBEDDING_BACKEND)")
     parser.add_argument("--embedding-quantization", choices=EMBEDDING_QUANTIZATIONS, default=None, help="int8: quantised ONNX model, onnx backend only (env RAG_EMBEDDING_QUANTIZATION)")
 
 

@@ -18,12 +18,13 @@ names it (``...+onnx-int8``), so an int8 index is only ever queried with int8 ve
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import os
 import socket
 import sys
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -172,16 +173,19 @@ def load_embeddings(settings: Settings) -> EmbeddingModel:
 
 def _load_onnx_or_torch(name: str, cache_dir: Path, device: str) -> EmbeddingModel:
     """ONNX Runtime fp32 when the model can run there; otherwise torch, which gives the same vectors."""
+    load_torch = functools.cache(lambda: _load(name, cache_dir, device))  # once, for the export or the fallback
     if device == "cpu":
         try:
-            return _load_onnx(name, cache_dir, device, "onnx-fp32")
+            return _load_onnx(name, cache_dir, device, "onnx-fp32", load_torch)
         except onnx_backend.OnnxUnavailable as exc:
             print(f"note: embedding with torch, not ONNX Runtime: {exc}", file=sys.stderr, flush=True)
-    return _load(name, cache_dir, device)
+    return load_torch()
 
 
-def _load_onnx(name: str, cache_dir: Path, device: str, variant: str) -> EmbeddingModel:
-    """The model run by ONNX Runtime; exported from the torch model the first time."""
+def _load_onnx(
+    name: str, cache_dir: Path, device: str, variant: str, load_torch: Callable[[], EmbeddingModel] | None = None
+) -> EmbeddingModel:
+    """The model run by ONNX Runtime; exported from the torch model (``load_torch()``) the first time."""
     if device != "cpu":
         raise ModelError(
             f"The onnx embedding backend runs on the CPU, not {device!r}. "
@@ -189,7 +193,7 @@ def _load_onnx(name: str, cache_dir: Path, device: str, variant: str) -> Embeddi
         )
     target = cache_dir / f"{_export_dir_name(name)}-{variant}"
     if not (target / onnx_backend.CONFIG_FILE).is_file():
-        torch_model = _load(name, cache_dir, device)  # converts the default model first if needed
+        torch_model = load_torch() if load_torch else _load(name, cache_dir, device)  # converts the default model first if needed
         onnx_backend.export(torch_model.model, target, quantization=variant.removeprefix("onnx-"))
     encoder = onnx_backend.OnnxEncoder(target)
     model_id = DEFAULT_MODEL_ID if name == DEFAULT_EMBEDDING_MODEL else name

@@ -136,15 +136,20 @@ def test_auto_runs_the_default_model_in_onnx_runtime(base_settings, onnx_fp32):
 
 
 @pytest.mark.integration
-def test_auto_falls_back_to_torch_for_a_model_onnx_cannot_run(tmp_path, torch_model, capsys):
-    """A model with max pooling, saved as a local directory: auto embeds it with torch, with a note."""
+def test_auto_falls_back_to_torch_for_a_model_onnx_cannot_run(tmp_path, torch_model, capsys, monkeypatch):
+    """A model with max pooling, saved as a local directory: auto embeds it with torch, with a note,
+    loading the torch model once (for the refused export and as the fallback)."""
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Pooling
 
     directory = tmp_path / "max-pooled"
     SentenceTransformer(modules=[torch_model.model[0], Pooling(384, pooling_mode="max")], device="cpu").save(str(directory))
     settings = Settings(cache_dir=tmp_path / "cache", embedding_model=str(directory), embedding_backend="auto")
+    loads = []
+    load = embedding_model._load
+    monkeypatch.setattr(embedding_model, "_load", lambda *args: loads.append(args) or load(*args))
     model = load_embeddings(settings)
+    assert len(loads) == 1
     assert model.variant == "torch" and not isinstance(model.model, onnx_backend.OnnxEncoder)
     assert model.encode_queries(["太钢"]).shape == (1, 384)
     assert "embedding with torch, not ONNX Runtime" in capsys.readouterr().err
