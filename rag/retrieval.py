@@ -1,4 +1,4 @@
-"""Retrieval: dense (FAISS), lexical (BM25) and their reciprocal-rank fusion.
+"""Retrieval: dense (FAISS), lexical (BM25) and their fusion (z-normalised scores or reciprocal rank).
 
 ``Searcher`` is the plain-Python entry point used by the CLI, the chain and the UI;
 ``NewsRetriever`` exposes the same search as a LangChain ``BaseRetriever``.
@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any
 
@@ -21,6 +22,9 @@ from rag.store import IndexStore
 
 MODES = ("hybrid", "dense", "bm25")
 FUSIONS = ("score", "rrf")
+# Rows taken from each method's best when hybrid search runs over an approximate dense
+# index (see candidate_score_fusion).
+CANDIDATE_POOL = 200
 
 
 class Searcher:
@@ -47,6 +51,8 @@ class Searcher:
         self.candidates = candidates
         # sentence text -> vector, shared by every answer pipeline over this index
         self.sentence_vectors: dict[str, np.ndarray] = {}
+        self._moments: ScoreMoments | None = None
+        self._moments_lock = threading.Lock()
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[SearchResult]:
         query = (query or "").strip()
@@ -70,10 +76,20 @@ class Searcher:
             lexical = self.store.lexical.search(query, depth)
             ranked = reciprocal_rank_fusion([dense, lexical], self.rrf_k)
         else:
-            dense_all = self.store.vectors @ self._query_vector(query)
+            query_vector = self._query_vector(query)
             lexical_all = self.store.lexical.scores(query)
-            ranked = score_fusion(dense_all, lexical_all, self.dense_weight, limit=depth)
-            dense = [(row, float(dense_all[row])) for row, _ in ranked]
+            found = None
+            if self.store.dense.kind != "flat":  # a large index: score a pool of candidates only
+                found = candidate_score_fusion(
+                    query_vector, self.store, lexical_all, self.score_moments(), self.dense_weight, k, CANDIDATE_POOL
+                )
+            if found is None:  # exact: every passage's dense score, one matrix-vector product
+                dense_all = self.store.vectors @ query_vector
+                ranked = score_fusion(dense_all, lexical_all, self.dense_weight, limit=depth)
+                dense_of = {row: float(dense_all[row]) for row, _ in ranked}
+            else:
+                ranked, dense_of = found
+            dense = [(row, dense_of[row]) for row, _ in ranked]
             lexical = [(row, float(lexical_all[row])) for row, _ in ranked if lexical_all[row] > 0]
         dense_scores = dict(dense)
         bm25_scores = dict(lexical)
@@ -89,6 +105,13 @@ class Searcher:
 
     def _query_vector(self, query: str) -> np.ndarray:
         return self.embeddings.encode_queries([query])[0]
+
+    def score_moments(self) -> "ScoreMoments":
+        """The index's :class:`ScoreMoments`, computed on first use (about a second at 100,000 chunks)."""
+        with self._moments_lock:
+            if self._moments is None:
+                self._moments = ScoreMoments(self.store.vectors)
+            return self._moments
 
 
 def reciprocal_rank_fusion(rankings: list[list[tuple[int, float]]], k: int = 60) -> list[tuple[int, float]]:
@@ -125,6 +148,87 @@ def score_fusion(
 def _zscore(scores: np.ndarray) -> np.ndarray:
     spread = float(scores.std())
     return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
+
+
+class ScoreMoments:
+    """Mean and spread of the dense scores of *all* passages for any query, without computing them.
+
+    Score fusion z-normalises each method's scores over every passage. For the dense
+    scores ``s = X·q`` (X: the n passage vectors, q: the query vector) those statistics
+    follow from two sums kept once per index: the mean is ``q·μ`` and the variance
+    ``qᵀ(XᵀX/n)q − (q·μ)²``, where ``μ`` is the mean passage vector. That is a 384 × 384
+    product per query instead of a pass over 100,000 vectors.
+    """
+
+    BLOCK = 8192  # rows converted to float64 at a time
+
+    def __init__(self, vectors: np.ndarray):
+        n, dimension = vectors.shape
+        total = np.zeros(dimension)
+        second = np.zeros((dimension, dimension))
+        for start in range(0, n, self.BLOCK):
+            block = np.asarray(vectors[start : start + self.BLOCK], dtype=np.float64)
+            total += block.sum(axis=0)
+            second += block.T @ block
+        self.mean = total / max(n, 1)
+        self.second = second / max(n, 1)
+
+    def mean_std(self, query_vector: np.ndarray) -> tuple[float, float]:
+        q = np.asarray(query_vector, dtype=np.float64)
+        mean = float(q @ self.mean)
+        variance = float(q @ self.second @ q) - mean * mean
+        return mean, math.sqrt(max(variance, 0.0))
+
+
+def candidate_score_fusion(
+    query_vector: np.ndarray,
+    store: IndexStore,
+    lexical: np.ndarray,
+    moments: ScoreMoments,
+    dense_weight: float,
+    k: int,
+    pool: int = CANDIDATE_POOL,
+) -> tuple[list[tuple[int, float]], dict[int, float]] | None:
+    """Score fusion over a pool of candidates instead of every passage, for large indexes.
+
+    The pool is the dense index's ``pool`` nearest rows (approximate for an HNSW index) and
+    BM25's ``pool`` best rows. Each candidate gets exactly the fused score
+    :func:`score_fusion` would give it: its dense score is computed from its stored vector,
+    and both z-normalisations use statistics over all passages (BM25's from its scores,
+    which are computed for every passage anyway; the dense ones from ``moments``).
+
+    A passage outside the pool scores below both methods' pool cut-offs, so its fused
+    score is at most the fusion of the two cut-offs. When the ``k``-th best candidate beats
+    that bound, the top ``k`` is the exact one (as far as the dense index found the nearest
+    rows); otherwise this returns None and the caller scores every passage.
+
+    Returns the ranked candidates (best first, ties by row) and their dense scores.
+    """
+    n = len(lexical)
+    dense_hits = store.dense.search(query_vector, pool)
+    lexical_pool = min(pool, n)
+    lexical_rows = np.argpartition(-lexical, lexical_pool - 1)[:lexical_pool]
+    rows = np.union1d(np.asarray([row for row, _ in dense_hits], dtype=np.int64), lexical_rows)
+    dense_scores = store.vectors[rows] @ query_vector
+
+    dense_mean, dense_spread = moments.mean_std(query_vector)
+    lexical_mean, lexical_spread = float(lexical.mean()), float(lexical.std())
+
+    def fuse(dense_score, lexical_score):
+        z_dense = (dense_score - dense_mean) / dense_spread if dense_spread > 0 else 0.0 * dense_score
+        z_lexical = (lexical_score - lexical_mean) / lexical_spread if lexical_spread > 0 else 0.0 * lexical_score
+        return dense_weight * z_dense + (1.0 - dense_weight) * z_lexical
+
+    fused = fuse(dense_scores.astype(np.float64), lexical[rows].astype(np.float64))
+    order = np.argsort(-fused, kind="stable")  # rows are ascending, so ties stay in row order
+    if len(rows) < n:
+        dense_floor = min(score for _, score in dense_hits) if len(dense_hits) >= pool else -1.0  # cosine ≥ -1
+        lexical_floor = float(lexical[lexical_rows].min()) if lexical_pool < n else 0.0
+        best_outside = fuse(dense_floor, lexical_floor)
+        if len(order) < k or fused[order[k - 1]] < best_outside:
+            return None
+    ranked = [(int(rows[i]), float(fused[i])) for i in order]
+    return ranked, {int(rows[i]): float(dense_scores[i]) for i in order}
 
 
 class NewsRetriever(BaseRetriever):

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from rag.errors import InputError
+import json
+from types import SimpleNamespace
+
 import numpy as np
 
-from rag.retrieval import NewsRetriever, Searcher, reciprocal_rank_fusion, score_fusion
+from rag.config import DEFAULT_EVAL_QUESTIONS
+from rag.errors import InputError
+from rag.retrieval import (
+    NewsRetriever,
+    ScoreMoments,
+    Searcher,
+    candidate_score_fusion,
+    reciprocal_rank_fusion,
+    score_fusion,
+)
+from rag.store import IndexStore
+from rag.store.dense import DenseIndex
 
 CANONICAL = "太钢的碳中和目标是什么"
 
@@ -32,6 +45,73 @@ def test_score_fusion_limit_gives_the_head_of_the_full_ranking():
     full = score_fusion(dense, lexical, 0.55)
     for limit in (1, 7, 50, 999, 1000, 2000):
         assert score_fusion(dense, lexical, 0.55, limit=limit) == full[:limit]
+
+
+def clustered_unit_vectors(n: int, dimension: int = 32, clusters: int = 40, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dimension))
+    vectors = centres[rng.integers(0, clusters, n)] + 0.4 * rng.standard_normal((n, dimension))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_score_moments_give_the_mean_and_spread_of_all_dense_scores():
+    vectors = clustered_unit_vectors(20_000)
+    moments = ScoreMoments(vectors)
+    for query in clustered_unit_vectors(5, seed=1):
+        scores = vectors.astype(np.float64) @ query
+        mean, spread = moments.mean_std(query)
+        assert mean == pytest.approx(scores.mean(), abs=1e-9)
+        assert spread == pytest.approx(scores.std(), rel=1e-9)
+
+
+def test_candidate_fusion_over_an_hnsw_index_ranks_like_exact_fusion():
+    vectors = clustered_unit_vectors(5_000)
+    store = SimpleNamespace(dense=DenseIndex.build(vectors, 32, approximate_from=1), vectors=vectors)
+    assert store.dense.kind == "hnsw"
+    moments = ScoreMoments(vectors)
+    rng = np.random.default_rng(2)
+    answered = 0
+    for query in clustered_unit_vectors(30, seed=3):
+        lexical = np.where(rng.random(5_000) < 0.02, rng.random(5_000) * 20, 0.0).astype(np.float32)
+        exact = score_fusion(vectors @ query, lexical, 0.55, limit=5)
+        found = candidate_score_fusion(query, store, lexical, moments, 0.55, k=5, pool=200)
+        if found is None:
+            continue
+        answered += 1
+        ranked, dense_of = found
+        assert [row for row, _ in ranked[:5]] == [row for row, _ in exact]
+        assert [score for _, score in ranked[:5]] == pytest.approx([score for _, score in exact], rel=1e-4)
+        assert all(dense_of[row] == pytest.approx(float(vectors[row] @ query), abs=1e-6) for row, _ in ranked[:5])
+    assert answered >= 25  # the pool almost always suffices
+
+
+def test_candidate_fusion_declines_when_a_passage_outside_the_pool_could_win():
+    vectors = clustered_unit_vectors(2_000)
+    store = SimpleNamespace(dense=DenseIndex.build(vectors, 32, approximate_from=1), vectors=vectors)
+    query, moments = vectors[0], ScoreMoments(vectors)
+    lexical = np.linspace(1.0, 2.0, 2_000).astype(np.float32)  # BM25 spread evenly: nothing stands out
+    # A pool of one row per method cannot vouch for a top 5: the caller must score everything.
+    assert candidate_score_fusion(query, store, lexical, moments, 0.55, k=5, pool=1) is None
+    # A pool as large as the index is exact by construction.
+    ranked, _ = candidate_score_fusion(query, store, lexical, moments, 0.55, k=5, pool=2_000)
+    assert [row for row, _ in ranked[:5]] == [row for row, _ in score_fusion(vectors @ query, lexical, 0.55, limit=5)]
+
+
+@pytest.mark.integration
+def test_hybrid_search_over_an_hnsw_index_matches_exact_search(searcher):
+    """The dev questions get the same passages whether hybrid search scores every chunk or a pool."""
+    store = searcher.store
+    hnsw = IndexStore(store.manifest, store.chunks, DenseIndex.build(store.vectors, store.dense.dimension, approximate_from=1),
+                      store.lexical)
+    approximate = Searcher(hnsw, searcher.embeddings, dense_weight=searcher.dense_weight)
+    assert approximate.store.dense.kind == "hnsw"
+    questions = [json.loads(line)["question"] for line in DEFAULT_EVAL_QUESTIONS.read_text(encoding="utf-8").splitlines()[:40]]
+    for question in questions:
+        exact = searcher.search(question, k=5)
+        pooled = approximate.search(question, k=5)
+        assert [r.chunk.chunk_id for r in pooled] == [r.chunk.chunk_id for r in exact], question
+        assert [r.score for r in pooled] == pytest.approx([r.score for r in exact], rel=1e-4)
+        assert [r.scores for r in pooled] == [pytest.approx(r.scores, rel=1e-4) for r in exact]
 
 
 @pytest.mark.integration
