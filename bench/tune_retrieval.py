@@ -6,7 +6,8 @@
 
 For each chunk size/overlap it builds (once, cached in --work-dir) an index of the bundled
 corpus (or, with --index, takes an index already built, e.g. of a bigger archive), then scores every passage for every question with both dense and BM25 and prints
-hit@1 / MRR / hit@5 for: dense, BM25, RRF (k=60) and score fusion at several dense weights.
+hit@1 / MRR / hit@5 for: dense, BM25, RRF (k=60), score fusion at several dense weights, and
+score fusion followed by the best-sentence re-ranking (the default hybrid search) at several weights.
 A hit is an evidence quote contained (whitespace-insensitive, NFKC) in a retrieved chunk.
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from rag.config import DEFAULT_EVAL_QUESTIONS, Settings
 from rag.evaluation.questions import contains, load_questions
-from rag.retrieval import score_fusion
+from rag.retrieval import score_fusion, sentence_match_rerank
 from rag.store import IndexStore, ingest
 
 
@@ -50,6 +51,8 @@ def main() -> None:
     parser.add_argument("--questions", nargs="+", type=Path, default=[DEFAULT_EVAL_QUESTIONS])
     parser.add_argument("--chunking", nargs="+", default=["300/80", "400/100", "500/120"])
     parser.add_argument("--weights", nargs="+", type=float, default=[0.4, 0.5, 0.55, 0.6, 0.7])
+    parser.add_argument("--sentence-weights", nargs="+", type=float, default=[1.0, 2.0, 3.0],
+                        help="weights of the best-sentence re-ranking after score fusion (dense weight from settings)")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/rag-tune"))
     parser.add_argument("--index", type=Path, help="score this built index instead of building the bundled corpus")
     args = parser.parse_args()
@@ -82,6 +85,12 @@ def main() -> None:
         }
         for weight in args.weights:
             methods[f"score fusion w={weight}"] = [np.array([row for row, _ in score_fusion(d, b, weight)]) for d, b in zip(dense, lexical)]
+        for sentence_weight in args.sentence_weights:  # the default hybrid: fusion, then the best sentence re-ranks the head
+            methods[f"score fusion w={base.dense_weight} + best sentence ×{sentence_weight}"] = [
+                np.array([row for row, _ in sentence_match_rerank(q.question, score_fusion(d, b, base.dense_weight, limit=50),
+                                                                  store.chunks, sentence_weight)])
+                for q, d, b in zip(questions, dense, lexical)
+            ]
         for name, orders in methods.items():
             hit1, mrr, hit5 = rank_metrics(orders, relevant)
             print(f"| {size}/{overlap} | {len(store.chunks)} | {name} | {hit1:.3f} | {mrr:.3f} | {hit5:.3f} |")

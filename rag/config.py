@@ -59,6 +59,7 @@ class Settings:
     retrieval_mode: str = "hybrid"  # hybrid | dense | bm25
     fusion: str = "score"  # how hybrid mode fuses dense and BM25: score (z-normalised sum) | rrf
     dense_weight: float = 0.55  # weight of the dense side in score fusion
+    sentence_weight: float = 2.0  # hybrid: weight of the best-matching sentence when re-ranking the top fused passages (0: off)
     rrf_k: int = 60
     dense_approximate_from: int = 50_000  # chunks from which FAISS searches approximately (HNSW), below: exactly
 

@@ -25,6 +25,8 @@ FUSIONS = ("score", "rrf")
 # Rows taken from each method's best when hybrid search runs over an approximate dense
 # index (see candidate_score_fusion).
 CANDIDATE_POOL = 200
+# Fused passages re-scored by their best-matching sentence (see sentence_match_rerank).
+RERANK_DEPTH = 10
 
 
 class Searcher:
@@ -39,6 +41,7 @@ class Searcher:
         dense_weight: float = 0.6,
         rrf_k: int = 60,
         candidates: int = 50,
+        sentence_weight: float = Settings.sentence_weight,
     ):
         store.manifest.check_model(embeddings.model_id, embeddings.dimension)
         if fusion not in FUSIONS:
@@ -49,6 +52,7 @@ class Searcher:
         self.dense_weight = dense_weight
         self.rrf_k = rrf_k
         self.candidates = candidates
+        self.sentence_weight = sentence_weight
         # sentence text -> vector, shared by every answer pipeline over this index
         self.sentence_vectors: dict[str, np.ndarray] = {}
         self._moments: ScoreMoments | None = None
@@ -78,10 +82,11 @@ class Searcher:
         else:
             query_vector = self._query_vector(query)
             lexical_all = self.store.lexical.scores(query)
+            exact_top = max(k, RERANK_DEPTH) if self.sentence_weight else k
             found = None
             if self.store.dense.kind != "flat":  # a large index: score a pool of candidates only
                 found = candidate_score_fusion(
-                    query_vector, self.store, lexical_all, self.score_moments(), self.dense_weight, k, CANDIDATE_POOL
+                    query_vector, self.store, lexical_all, self.score_moments(), self.dense_weight, exact_top, CANDIDATE_POOL
                 )
             if found is None:  # exact: every passage's dense score, one matrix-vector product
                 dense_all = self.store.vectors @ query_vector
@@ -89,6 +94,8 @@ class Searcher:
                 dense_of = {row: float(dense_all[row]) for row, _ in ranked}
             else:
                 ranked, dense_of = found
+            if self.sentence_weight:
+                ranked = sentence_match_rerank(query, ranked, self.store.chunks, self.sentence_weight)
             dense = [(row, dense_of[row]) for row, _ in ranked]
             lexical = [(row, float(lexical_all[row])) for row, _ in ranked if lexical_all[row] > 0]
         dense_scores = dict(dense)
@@ -148,6 +155,35 @@ def score_fusion(
 def _zscore(scores: np.ndarray) -> np.ndarray:
     spread = float(scores.std())
     return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
+
+
+def sentence_match_rerank(
+    question: str, ranked: list[tuple[int, float]], chunks, weight: float, depth: int = RERANK_DEPTH
+) -> list[tuple[int, float]]:
+    """Re-score the best ``depth`` fused passages by how well their best *sentence* matches.
+
+    A question written from one sentence of one article shares its words with every
+    article on the same story; what sets the right passage apart is a single sentence
+    holding most of the question's terms, numbers and bigrams together. Each of the top
+    passages gets ``weight`` × that sentence's match (``rag.answer.scoring.lexical_score``,
+    0..1) added to its fused score (z-units); the rest keep their order below them.
+    Measured in docs/results.md ("Re-ranking by the best sentence").
+    """
+    from rag.answer.question import profile
+    from rag.answer.scoring import lexical_score
+    from rag.chunking import split_sentences
+
+    head, tail = ranked[:depth], ranked[depth:]
+    if len(head) < 2:
+        return ranked
+    asked = profile(question)
+
+    def best_sentence(text: str) -> float:
+        return max((lexical_score(asked, sentence) for sentence in split_sentences(text)), default=0.0)
+
+    rescored = [(row, score + weight * best_sentence(chunks[row].text)) for row, score in head]
+    rescored.sort(key=lambda item: -item[1])  # stable: ties keep the fused order
+    return rescored + tail
 
 
 class ScoreMoments:
@@ -255,13 +291,15 @@ def load_searcher(settings: Settings, *, reload: bool = False) -> Searcher:
     """Load the model and index once per process (per index directory and model)."""
     from rag.embeddings import load_embeddings
 
-    key = (str(settings.index_dir), settings.embedding_model, settings.embedding_variant, str(settings.cache_dir), settings.fusion, settings.dense_weight)
+    key = (str(settings.index_dir), settings.embedding_model, settings.embedding_variant, str(settings.cache_dir),
+           settings.fusion, settings.dense_weight, settings.sentence_weight)
     with _cache_lock:
         if reload or key not in _cache:
             store = IndexStore.open(settings.index_dir)  # fails fast, before the model loads
             store.manifest.check_settings(settings.embedding_model, settings.embedding_variant, settings.index_dir)
             embeddings = load_embeddings(settings)
             _cache[key] = Searcher(  # checks the model matches
-                store, embeddings, fusion=settings.fusion, dense_weight=settings.dense_weight, rrf_k=settings.rrf_k
+                store, embeddings, fusion=settings.fusion, dense_weight=settings.dense_weight, rrf_k=settings.rrf_k,
+                sentence_weight=settings.sentence_weight,
             )
         return _cache[key]

@@ -18,6 +18,7 @@ from rag.retrieval import (
     candidate_score_fusion,
     reciprocal_rank_fusion,
     score_fusion,
+    sentence_match_rerank,
 )
 from rag.store import IndexStore
 from rag.store.dense import DenseIndex
@@ -45,6 +46,27 @@ def test_score_fusion_limit_gives_the_head_of_the_full_ranking():
     full = score_fusion(dense, lexical, 0.55)
     for limit in (1, 7, 50, 999, 1000, 2000):
         assert score_fusion(dense, lexical, 0.55, limit=limit) == full[:limit]
+
+
+def test_sentence_rerank_lifts_the_passage_whose_one_sentence_answers():
+    chunks = [
+        SimpleNamespace(text="台风“杜苏芮”影响华北。本市启动应急响应。公交车辆照常运营。"),  # the story, spread out
+        SimpleNamespace(text="受台风影响，全市所有公交客运车辆停止运营。市民减少外出。"),  # the one sentence
+        SimpleNamespace(text="另一条新闻。"),
+    ]
+    ranked = [(0, 3.0), (1, 2.5), (2, 0.1)]
+    reranked = sentence_match_rerank("台风期间全市哪些车辆停止运营？", ranked, chunks, weight=2.0)
+    assert [row for row, _ in reranked][:2] == [1, 0]
+    assert [row for row, _ in sentence_match_rerank("台风期间全市哪些车辆停止运营？", ranked, chunks, weight=0.0)] == [0, 1, 2]
+
+
+def test_sentence_rerank_keeps_the_rest_below_the_head():
+    chunks = [SimpleNamespace(text=f"第{i}段：全市所有公交客运车辆停止运营。") for i in range(20)]
+    ranked = [(i, 10.0 - i * 0.1) for i in range(20)]
+    reranked = sentence_match_rerank("哪些车辆停止运营", ranked, chunks, weight=2.0, depth=5)
+    assert sorted(row for row, _ in reranked[:5]) == [0, 1, 2, 3, 4]
+    assert reranked[5:] == ranked[5:]
+    assert all(a[1] >= b[1] for a, b in zip(reranked, reranked[1:]))
 
 
 def clustered_unit_vectors(n: int, dimension: int = 32, clusters: int = 40, seed: int = 0) -> np.ndarray:
