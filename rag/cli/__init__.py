@@ -38,6 +38,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", dest="cache_dir", default=None, help="model cache directory (env RAG_CACHE_DIR)")
     parser.add_argument("--embedding-backend", choices=EMBEDDING_BACKENDS, default=None, help="auto (default: ONNX Runtime, else torch), onnx or torch (env RAG_EMBEDDING_BACKEND)")
     parser.add_argument("--embedding-quantization", choices=EMBEDDING_QUANTIZATIONS, default=None, help="int8: quantised ONNX model, onnx backend only (env RAG_EMBEDDING_QUANTIZATION)")
+    parser.add_argument("--query-quantization", choices=EMBEDDING_QUANTIZATIONS, default=None, help="int8 (default): questions embedded by the int8 ONNX model against fp32 passages; none: by the passages' model (env RAG_QUERY_QUANTIZATION)")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -49,7 +50,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = Path(value).expanduser()
-    for name in ("embedding_model", "embedding_backend", "embedding_quantization"):
+    for name in ("embedding_model", "embedding_backend", "embedding_quantization", "query_quantization"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value

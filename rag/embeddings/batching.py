@@ -16,21 +16,31 @@ import numpy as np
 
 
 class MicroBatcher:
-    def __init__(self, encode_batch: Callable[[list[str]], np.ndarray], max_batch: int = 32):
+    """``workers`` threads, each encoding up to ``max_batch`` waiting texts per pass.
+
+    One worker with batches (the default) suits a model whose pass uses every core. A
+    model that must see one text at a time (``max_batch=1``, e.g. the int8 question
+    encoder, see model.py) runs single-threaded passes on one worker per core instead.
+    """
+
+    def __init__(self, encode_batch: Callable[[list[str]], np.ndarray], max_batch: int = 32, workers: int = 1):
         self._encode_batch = encode_batch
         self._max_batch = max_batch
         self._pending: list[tuple[str, Future]] = []
         self._ready = threading.Condition()
-        self._worker: threading.Thread | None = None
+        self._workers: list[threading.Thread] = []
+        self._worker_count = max(1, workers)
 
     def encode(self, text: str) -> np.ndarray:
         """The vector of ``text``, computed in a batch with whatever else is waiting."""
         future: Future = Future()
         with self._ready:
             self._pending.append((text, future))
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._run, name="query-batcher", daemon=True)
-                self._worker.start()
+            self._workers = [worker for worker in self._workers if worker.is_alive()]
+            while len(self._workers) < self._worker_count:
+                worker = threading.Thread(target=self._run, name="query-batcher", daemon=True)
+                worker.start()
+                self._workers.append(worker)
             self._ready.notify()
         return future.result()
 

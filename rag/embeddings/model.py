@@ -12,7 +12,12 @@ model (see onnx_backend.py). The default backend, ``auto``, takes ONNX Runtime f
 is installed and the model can be exported, else torch: both give the same vectors, and
 ONNX Runtime encodes a single question about three times faster (docs/results.md). So
 torch and fp32 share a ``model_id``; int8 vectors differ slightly, and its ``model_id``
-names it (``...+onnx-int8``), so an int8 index is only ever queried with int8 vectors.
+names it (``...+onnx-int8``), so an int8 index is only ever built with int8 vectors.
+
+Questions are short, and embedding them is the CPU cost of every answer; with ONNX Runtime
+fp32 passages they are embedded by the int8 export of the same model
+(``settings.query_quantization``, default "int8"): retrieval is unchanged on every question
+set we have, and a question costs a third of the fp32 time (docs/results.md).
 """
 
 from __future__ import annotations
@@ -91,12 +96,32 @@ class EmbeddingModel(Embeddings):
         self.model_id = model_id
         self.prefixes = prefixes
         self.variant = variant  # torch | onnx-fp32 | onnx-int8
+        self.query_model: onnx_backend.OnnxEncoder | None = None  # embeds questions when set (see use_for_queries)
+        self.query_variant = variant
         self.dimension = int(model.dimension if isinstance(model, onnx_backend.OnnxEncoder) else _embedding_dimension(model))
         # single questions from parallel requests share model passes (see batching.py)
-        self._query_batcher = MicroBatcher(lambda texts: self._encode(texts, self.prefixes.query, 32, False))
+        self._query_batcher = MicroBatcher(lambda texts: self._encode_queries(texts, 32, False))
 
     def __repr__(self) -> str:
         return f"EmbeddingModel({self.model_id!r}, dimension={self.dimension})"
+
+    def use_for_queries(self, other: "EmbeddingModel") -> None:
+        """Embed questions with ``other`` (the int8 export of this model, loaded with one
+        thread per pass), passages with this one.
+
+        Questions then go through the model one per pass (see ``_encode_queries``): a
+        question takes 6 ms on one core, less than the 8 ms of a pass spread over two.
+        Parallel requests' questions run in parallel passes on half the cores, so the
+        web server and the rest of the answers keep the other half: with 8 users at once
+        on 2 cores, one single-threaded worker answered faster than two (docs/results.md).
+        """
+        if other.dimension != self.dimension or not isinstance(other.model, onnx_backend.OnnxEncoder):
+            raise ValueError("the query model must be an ONNX export of the same model")
+        self.query_model = other.model
+        self.query_variant = other.variant
+        self._query_batcher = MicroBatcher(
+            lambda texts: self._encode_queries(texts, 1, False), max_batch=1, workers=max(1, onnx_backend.available_cores() // 2)
+        )
 
     def encode_passages(self, texts: Iterable[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
         """Embed documents: float32 array of shape (n, dimension), rows L2-normalised."""
@@ -107,14 +132,23 @@ class EmbeddingModel(Embeddings):
         texts = list(texts)
         if len(texts) == 1 and not show_progress:
             return self._query_batcher.encode(texts[0]).reshape(1, -1)
-        return self._encode(texts, self.prefixes.query, batch_size, show_progress)
+        return self._encode_queries(texts, batch_size, show_progress)
 
-    def _encode(self, texts: Iterable[str], prefix: str, batch_size: int, show_progress: bool) -> np.ndarray:
+    def _encode_queries(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
+        if self.query_model is None:
+            return self._encode(texts, self.prefixes.query, batch_size, show_progress)
+        # One question per pass: dynamic int8 quantisation scales activations by the whole
+        # batch, so a question batched with others would get a slightly different vector,
+        # and its answer would depend on who else was asking at the time.
+        return self._encode(texts, self.prefixes.query, 1, show_progress, self.query_model)
+
+    def _encode(self, texts: Iterable[str], prefix: str, batch_size: int, show_progress: bool, model=None) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if isinstance(self.model, onnx_backend.OnnxEncoder):
-            return self.model.encode(texts, prompt=prefix, batch_size=batch_size, show_progress_bar=show_progress)
+        model = model or self.model
+        if isinstance(model, onnx_backend.OnnxEncoder):
+            return model.encode(texts, prompt=prefix, batch_size=batch_size, show_progress_bar=show_progress)
 
         import torch
 
@@ -157,23 +191,27 @@ _lock = threading.Lock()
 def load_embeddings(settings: Settings) -> EmbeddingModel:
     """The embedding model named by ``settings.embedding_model``, loaded once per process."""
     variant = settings.embedding_variant  # torch | onnx-fp32 | onnx-int8; InputError for unknown values
+    query_variant = settings.query_variant  # onnx-int8 or None (questions embedded like passages)
     automatic = settings.embedding_backend.strip().lower() == "auto"
-    key = (settings.embedding_model, str(settings.model_cache_dir), settings.embedding_device, variant, automatic)
+    key = (settings.embedding_model, str(settings.model_cache_dir), settings.embedding_device, variant, automatic, query_variant)
     with _lock:
         if key not in _loaded:
             name, cache_dir, device = settings.embedding_model, Path(settings.model_cache_dir), settings.embedding_device
+            load_torch = functools.cache(lambda: _load(name, cache_dir, device))  # once, for the exports or the fallback
             if variant == "torch":
-                _loaded[key] = _load(name, cache_dir, device)
+                model = load_torch()
             elif automatic and variant == "onnx-fp32":
-                _loaded[key] = _load_onnx_or_torch(name, cache_dir, device)
+                model = _load_onnx_or_torch(name, cache_dir, device, load_torch)
             else:
-                _loaded[key] = _load_onnx(name, cache_dir, device, variant)
+                model = _load_onnx(name, cache_dir, device, variant, load_torch)
+            if query_variant and model.variant == "onnx-fp32":
+                _add_query_model(model, name, cache_dir, device, query_variant, load_torch)
+            _loaded[key] = model
         return _loaded[key]
 
 
-def _load_onnx_or_torch(name: str, cache_dir: Path, device: str) -> EmbeddingModel:
+def _load_onnx_or_torch(name: str, cache_dir: Path, device: str, load_torch: Callable[[], EmbeddingModel]) -> EmbeddingModel:
     """ONNX Runtime fp32 when the model can run there; otherwise torch, which gives the same vectors."""
-    load_torch = functools.cache(lambda: _load(name, cache_dir, device))  # once, for the export or the fallback
     if device == "cpu":
         try:
             return _load_onnx(name, cache_dir, device, "onnx-fp32", load_torch)
@@ -182,8 +220,21 @@ def _load_onnx_or_torch(name: str, cache_dir: Path, device: str) -> EmbeddingMod
     return load_torch()
 
 
+def _add_query_model(model: EmbeddingModel, name: str, cache_dir: Path, device: str, variant: str, load_torch) -> None:
+    """Let ``model`` embed questions with its ``variant`` (int8) export; keep fp32 when that cannot be made."""
+    try:
+        model.use_for_queries(_load_onnx(name, cache_dir, device, variant, load_torch, threads=1))
+    except onnx_backend.OnnxUnavailable as exc:
+        print(f"note: embedding questions with the fp32 model: {exc}", file=sys.stderr, flush=True)
+
+
 def _load_onnx(
-    name: str, cache_dir: Path, device: str, variant: str, load_torch: Callable[[], EmbeddingModel] | None = None
+    name: str,
+    cache_dir: Path,
+    device: str,
+    variant: str,
+    load_torch: Callable[[], EmbeddingModel] | None = None,
+    threads: int | None = None,
 ) -> EmbeddingModel:
     """The model run by ONNX Runtime; exported from the torch model (``load_torch()``) the first time."""
     if device != "cpu":
@@ -195,7 +246,7 @@ def _load_onnx(
     if not (target / onnx_backend.CONFIG_FILE).is_file():
         torch_model = load_torch() if load_torch else _load(name, cache_dir, device)  # converts the default model first if needed
         onnx_backend.export(torch_model.model, target, quantization=variant.removeprefix("onnx-"))
-    encoder = onnx_backend.OnnxEncoder(target)
+    encoder = onnx_backend.OnnxEncoder(target, threads=threads)
     model_id = DEFAULT_MODEL_ID if name == DEFAULT_EMBEDDING_MODEL else name
     if variant != "onnx-fp32":  # fp32 gives the torch vectors, int8 vectors of its own
         model_id = f"{model_id}+{variant}"

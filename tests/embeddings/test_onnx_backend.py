@@ -32,7 +32,8 @@ TEXTS = [
 
 
 def _variant(settings: Settings, quantization: str) -> Settings:
-    return settings.replace(embedding_backend="onnx", embedding_quantization=quantization)
+    """One ONNX variant for passages and questions alike."""
+    return settings.replace(embedding_backend="onnx", embedding_quantization=quantization, query_quantization="none")
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -167,6 +168,27 @@ def test_fp32_gives_the_torch_vectors(torch_model, onnx_fp32):
     # a single question goes through the micro-batcher
     np.testing.assert_allclose(onnx_fp32.embed_query(TEXTS[0]), torch_model.encode_queries(TEXTS[:1])[0], atol=1e-4)
     assert onnx_fp32.encode_passages([]).shape == (0, 384)
+
+
+@pytest.mark.integration
+def test_questions_are_embedded_by_int8_beside_fp32_passages_by_default(base_settings, onnx_fp32, onnx_int8):
+    model = load_embeddings(base_settings.replace(embedding_backend="auto", embedding_quantization="none"))
+    assert model.variant == "onnx-fp32" and model.query_variant == "onnx-int8"
+    assert model.model_id == DEFAULT_MODEL_ID  # the index is the fp32 one: passages are fp32
+    np.testing.assert_allclose(model.encode_passages(TEXTS), onnx_fp32.encode_passages(TEXTS), atol=1e-5)
+    int8_alone = np.stack([onnx_int8.encode_queries([text])[0] for text in TEXTS])  # the int8 model, one question a pass
+    np.testing.assert_allclose(model.encode_queries(TEXTS), int8_alone, atol=1e-5)
+    np.testing.assert_allclose(model.embed_query(TEXTS[0]), int8_alone[0], atol=1e-5)
+    assert _cosines(model.encode_queries(TEXTS), onnx_fp32.encode_queries(TEXTS)).min() > 0.98
+    # a question's vector does not depend on the questions it is encoded with
+    alone = np.stack([model.encode_queries([text])[0] for text in TEXTS])
+    np.testing.assert_array_equal(model.encode_queries(TEXTS, batch_size=8), alone)
+    # off, or a torch or int8 model: questions go through the passages' own model
+    assert load_embeddings(base_settings.replace(embedding_backend="auto", query_quantization="none")).query_model is None
+    assert Settings(embedding_backend="torch").query_variant is None
+    assert Settings(embedding_backend="onnx", embedding_quantization="int8").query_variant is None
+    with pytest.raises(InputError, match="query quantization"):
+        Settings(query_quantization="int4").query_variant
 
 
 @pytest.mark.integration

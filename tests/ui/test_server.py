@@ -96,6 +96,7 @@ def test_serve_launches_with_host_port_auth_limits_and_queue(monkeypatch):
     monkeypatch.setattr(server, "configure_threads", lambda n: calls.setdefault("threads", n))
     monkeypatch.setattr(server, "check_port_free", lambda host, port: calls.setdefault("port_checked", (host, port)))
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: calls.setdefault("launch", kw))
+    monkeypatch.setattr(server, "freeze_startup_objects", lambda: calls.setdefault("frozen", True))
     for name in ("GRADIO_ANALYTICS_CACHE_FREQUENCY", "GRADIO_ANALYTICS_MAX_EVENTS"):
         monkeypatch.setenv(name, "0")  # so that teardown restores the variable (or its absence)
         monkeypatch.delenv(name)
@@ -104,6 +105,7 @@ def test_serve_launches_with_host_port_auth_limits_and_queue(monkeypatch):
     launch = calls["launch"]
     assert calls["ensure_index"] and calls["preload"] and calls["threads"] == server.MODEL_PASSES_AT_ONCE
     assert calls["port_checked"] == ("localhost", 7999)
+    assert calls["frozen"] and launch["prevent_thread_lock"]  # start-up objects frozen once serving
     assert (launch["server_name"], launch["server_port"]) == ("localhost", 7999)
     assert launch["auth"] == ("editor", "s3cret") and launch["max_file_size"] == 12345
     assert demo._queue.default_concurrency_limit == layout.ANSWER_CONCURRENCY
@@ -112,6 +114,16 @@ def test_serve_launches_with_host_port_auth_limits_and_queue(monkeypatch):
     assert (demo._queue.ANAYLTICS_CACHE_FREQUENCY, demo._queue.ANALYTICS_MAX_EVENTS) == (100, 1000)
     named = set(demo.get_api_info()["named_endpoints"])
     assert {"/ask", "/upload", "/delete_document", "/reindex", "/documents", "/stats"} <= named
+
+
+def test_start_up_objects_leave_the_garbage_collections():
+    import gc
+
+    try:
+        server.freeze_startup_objects()
+        assert gc.get_freeze_count() > 10_000  # this test process's modules, at least
+    finally:
+        gc.unfreeze()
 
 
 def test_threads_share_the_cores(monkeypatch):
