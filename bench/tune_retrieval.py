@@ -1,7 +1,7 @@
 """Choose chunking and fusion defaults by measurement on question sets.
 
     python bench/tune_retrieval.py [--questions data/eval/questions.jsonl ...] \
-        [--chunking 300/80 400/100 500/120] [--work-dir /tmp/rag-tune]
+        [--chunking 300/80 400/100 500/120] [--work-dir /tmp/rag-tune] [--without-titles]
     python bench/tune_retrieval.py --index /path/to/built/index --questions data/eval/crud_questions.jsonl
 
 For each chunk size/overlap it builds (once, cached in --work-dir) an index of the bundled
@@ -55,7 +55,14 @@ def main() -> None:
                         help="weights of the best-sentence re-ranking after score fusion (dense weight from settings)")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/rag-tune"))
     parser.add_argument("--index", type=Path, help="score this built index instead of building the bundled corpus")
+    parser.add_argument("--without-titles", action="store_true",
+                        help="build the indexes without the article title in front of each chunk (embedded and BM25 text)")
     args = parser.parse_args()
+    if args.without_titles:  # what ingest embeds and indexes: the chunk text alone
+        import rag.chunking
+
+        rag.chunking.passage_text = lambda chunk: chunk.text
+        args.work_dir = args.work_dir / "without-titles"
 
     questions = [q for path in args.questions for q in load_questions(path) if q.evidence]
     base = Settings.from_env()

@@ -78,6 +78,7 @@ def evaluate_to_dir(questions, settings, args, questions_path: Path):
         print(f"note: answer metrics skipped: {skipped_reason}", file=sys.stderr)
     config = RunConfig(questions=str(questions_path), k=settings.top_k, mode=settings.retrieval_mode,
                        fusion=getattr(searcher, "fusion", None), dense_weight=getattr(searcher, "dense_weight", None),
+                       sentence_weight=getattr(searcher, "sentence_weight", None),
                        generator=settings.generator if pipeline else None, answers=pipeline is not None,
                        index=searcher.store.stats())
     rows = evaluate(questions, searcher, pipeline, k=settings.top_k, mode=settings.retrieval_mode,

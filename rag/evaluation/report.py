@@ -146,7 +146,8 @@ def fusion_note(cfg: dict[str, Any]) -> str:
         return ""
     if cfg["fusion"] == "rrf":
         return " (reciprocal-rank fusion)"
-    return f" ({cfg['fusion']} fusion, dense weight {cfg.get('dense_weight')})"
+    rerank = f", best-sentence re-ranking ×{cfg['sentence_weight']}" if cfg.get("fusion") == "score" and cfg.get("sentence_weight") else ""
+    return f" ({cfg['fusion']} fusion, dense weight {cfg.get('dense_weight')}{rerank})"
 
 
 def render_markdown(report: dict[str, Any], rows: Sequence[dict[str, Any]], *, command: str | None = None, chart: str | None = CHART_PNG) -> str:
@@ -240,7 +241,7 @@ by_type     {<type>: {retrieval, answer, counts}}     by_file {<file>|(none): {r
 baselines   {bm25|dense|hybrid|langchain_naive: {hit@1, hit@k, mrr, context_key_point_recall,
              context_chars, chunks, description, hit@k_by_type}}  or {skipped, reason}
 judge       {faithfulness, answer_correctness, counts, model, ...}  or {skipped, reason}
-config      {questions, k, mode, fusion, dense_weight, generator, answers, index, machine}
+config      {questions, k, mode, fusion, dense_weight, sentence_weight, generator, answers, index, machine}
 ```
 
 `bench/score_independent.py --questions FILE --rows out/eval/questions.jsonl --report out/eval/report.json` recomputes the headline figures with its own code and reports any difference.

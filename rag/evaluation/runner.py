@@ -48,6 +48,7 @@ class RunConfig:
     mode: str = "hybrid"
     fusion: str | None = None
     dense_weight: float | None = None
+    sentence_weight: float | None = None  # best-sentence re-ranking after score fusion (0: off)
     generator: str | None = None
     answers: bool = True
     index: dict[str, Any] = field(default_factory=dict)
