@@ -46,6 +46,8 @@ class Searcher:
         store.manifest.check_model(embeddings.model_id, embeddings.dimension)
         if fusion not in FUSIONS:
             raise InputError(f"Unknown fusion '{fusion}'. Use one of: {', '.join(FUSIONS)}")
+        if not sentence_weight >= 0:  # also refuses NaN
+            raise InputError(f"The sentence weight must be 0 (off) or more, not {sentence_weight} (RAG_SENTENCE_WEIGHT).")
         self.store = store
         self.embeddings = embeddings
         self.fusion = fusion

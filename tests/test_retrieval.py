@@ -161,6 +161,12 @@ def test_paraphrase_without_shared_words_is_found_by_dense(searcher):
 
 
 @pytest.mark.integration
+def test_a_negative_sentence_weight_is_refused(searcher):
+    with pytest.raises(InputError, match="RAG_SENTENCE_WEIGHT"):
+        Searcher(searcher.store, searcher.embeddings, sentence_weight=-1.0)
+
+
+@pytest.mark.integration
 def test_empty_question_and_bad_k_are_refused(searcher):
     with pytest.raises(InputError, match="empty"):
         searcher.search("   ")

@@ -11,6 +11,17 @@ import pytest
 from rag.embeddings.batching import MicroBatcher
 
 
+def ask_at_once(batcher: MicroBatcher, texts: list[str]) -> dict[str, np.ndarray]:
+    """Each text from its own thread, all started together; text -> its vector."""
+    results: dict[str, np.ndarray] = {}
+    threads = [threading.Thread(target=lambda t=t: results.__setitem__(t, batcher.encode(t))) for t in texts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def test_parallel_requests_are_batched_and_answered_in_order():
     calls: list[list[str]] = []
 
@@ -21,12 +32,7 @@ def test_parallel_requests_are_batched_and_answered_in_order():
 
     batcher = MicroBatcher(encode)
     texts = ["一" * n for n in range(1, 9)]
-    results: dict[str, np.ndarray] = {}
-    threads = [threading.Thread(target=lambda t=t: results.__setitem__(t, batcher.encode(t))) for t in texts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = ask_at_once(batcher, texts)
 
     assert {t: int(v[0]) for t, v in results.items()} == {t: len(t) for t in texts}
     assert sum(len(c) for c in calls) == 8 and len(calls) < 8  # fewer passes than questions
@@ -49,12 +55,7 @@ def test_one_text_a_pass_on_several_workers():
 
     batcher = MicroBatcher(encode, max_batch=1, workers=2)
     texts = ["一" * n for n in range(1, 7)]
-    results: dict[str, np.ndarray] = {}
-    threads = [threading.Thread(target=lambda t=t: results.__setitem__(t, batcher.encode(t))) for t in texts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = ask_at_once(batcher, texts)
 
     assert {t: int(v[0]) for t, v in results.items()} == {t: len(t) for t in texts}
     assert all(len(c) == 1 for c in calls) and len(calls) == 6
