@@ -82,24 +82,7 @@ class Searcher:
             lexical = self.store.lexical.search(query, depth)
             ranked = reciprocal_rank_fusion([dense, lexical], self.rrf_k)
         else:
-            query_vector = self._query_vector(query)
-            lexical_all = self.store.lexical.scores(query)
-            exact_top = max(k, RERANK_DEPTH) if self.sentence_weight else k
-            found = None
-            if self.store.dense.kind != "flat":  # a large index: score a pool of candidates only
-                found = candidate_score_fusion(
-                    query_vector, self.store, lexical_all, self.score_moments(), self.dense_weight, exact_top, CANDIDATE_POOL
-                )
-            if found is None:  # exact: every passage's dense score, one matrix-vector product
-                dense_all = self.store.vectors @ query_vector
-                ranked = score_fusion(dense_all, lexical_all, self.dense_weight, limit=depth)
-                dense_of = {row: float(dense_all[row]) for row, _ in ranked}
-            else:
-                ranked, dense_of = found
-            if self.sentence_weight:
-                ranked = sentence_match_rerank(query, ranked, self.store.chunks, self.sentence_weight)
-            dense = [(row, dense_of[row]) for row, _ in ranked]
-            lexical = [(row, float(lexical_all[row])) for row, _ in ranked if lexical_all[row] > 0]
+            ranked, dense, lexical = self._fused(query, k, depth)
         dense_scores = dict(dense)
         bm25_scores = dict(lexical)
         results = []
@@ -111,6 +94,28 @@ class Searcher:
                 scores["bm25"] = bm25_scores[row]
             results.append(SearchResult(self.store.chunks[row], score, rank, scores))
         return results
+
+    def _fused(self, query: str, k: int, depth: int) -> tuple[list, list, list]:
+        """Score fusion, then the best-sentence re-ranking: (ranked, dense scores, BM25 scores)."""
+        query_vector = self._query_vector(query)
+        lexical_all = self.store.lexical.scores(query)
+        exact_top = max(k, RERANK_DEPTH) if self.sentence_weight else k
+        found = None
+        if self.store.dense.kind != "flat":  # a large index: score a pool of candidates only
+            found = candidate_score_fusion(
+                query_vector, self.store, lexical_all, self.score_moments(), self.dense_weight, exact_top, CANDIDATE_POOL
+            )
+        if found is None:  # exact: every passage's dense score, one matrix-vector product
+            dense_all = self.store.vectors @ query_vector
+            ranked = score_fusion(dense_all, lexical_all, self.dense_weight, limit=depth)
+            dense_of = {row: float(dense_all[row]) for row, _ in ranked}
+        else:
+            ranked, dense_of = found
+        if self.sentence_weight:
+            ranked = sentence_match_rerank(query, ranked, self.store.chunks, self.sentence_weight)
+        dense = [(row, dense_of[row]) for row, _ in ranked]
+        lexical = [(row, float(lexical_all[row])) for row, _ in ranked if lexical_all[row] > 0]
+        return ranked, dense, lexical
 
     def _query_vector(self, query: str) -> np.ndarray:
         return self.embeddings.encode_queries([query])[0]
