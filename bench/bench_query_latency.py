@@ -173,9 +173,10 @@ def measure(settings: Settings, model, questions: list[str], warmup: str) -> dic
         "FAISS search (dense mode, top 50)": timed(lambda q: store.dense.search(vectors[q], 50), questions),
     }
     declined = None
-    if store.dense.kind != "flat":  # what hybrid search does over an approximate index
+    exact_top = searcher.exact_top(5)
+    if searcher.pools_candidates:  # what hybrid search does over an approximate index
         moments = searcher.score_moments()
-        pooled = lambda q: candidate_score_fusion(vectors[q], store, scores[q][1], moments, weight, 5)  # noqa: E731
+        pooled = lambda q: candidate_score_fusion(vectors[q], store, scores[q][1], moments, weight, exact_top)  # noqa: E731
         parts["score fusion over a candidate pool (approximate index)"] = timed(pooled, questions)
         declined = sum(pooled(q) is None for q in questions)
     del searcher._query_vector
@@ -188,7 +189,7 @@ def measure(settings: Settings, model, questions: list[str], warmup: str) -> dic
     return {
         "load_s": load_seconds, "rss_mb": rss, "disk_per_chunk": disk / len(store.chunks), "kind": store.dense.describe(),
         "embed": embed, "index_part": index_part, "with_embedding": with_embedding, "ask": ask, "parts": parts,
-        "pool_declined": declined,
+        "pool_declined": declined, "exact_top": exact_top,
     }
 
 
@@ -255,7 +256,7 @@ def main() -> None:
         print(f"| {part} | " + " | ".join(percentiles(r["parts"][part]) if part in r["parts"] else "–" for *_, r in results) + " |")
     for size, *_, r in results:
         if r["pool_declined"] is not None:
-            print(f"\n{size} chunks: the candidate pool could not vouch for the top 5 of {r['pool_declined']} of "
+            print(f"\n{size} chunks: the candidate pool could not vouch for the top {r['exact_top']} of {r['pool_declined']} of "
                   f"{len(questions)} questions (those score every chunk instead)")
 
 

@@ -99,11 +99,10 @@ class Searcher:
         """Score fusion, then the best-sentence re-ranking: (ranked, dense scores, BM25 scores)."""
         query_vector = self._query_vector(query)
         lexical_all = self.store.lexical.scores(query)
-        exact_top = max(k, RERANK_DEPTH) if self.sentence_weight else k
         found = None
-        if self.store.dense.kind != "flat":  # a large index: score a pool of candidates only
+        if self.pools_candidates:
             found = candidate_score_fusion(
-                query_vector, self.store, lexical_all, self.score_moments(), self.dense_weight, exact_top, CANDIDATE_POOL
+                query_vector, self.store, lexical_all, self.score_moments(), self.dense_weight, self.exact_top(k), CANDIDATE_POOL
             )
         if found is None:  # exact: every passage's dense score, one matrix-vector product
             dense_all = self.store.vectors @ query_vector
@@ -120,8 +119,17 @@ class Searcher:
     def _query_vector(self, query: str) -> np.ndarray:
         return self.embeddings.encode_queries([query])[0]
 
+    @property
+    def pools_candidates(self) -> bool:
+        """Whether hybrid search fuses a pool of candidates (an approximate dense index) instead of every chunk."""
+        return self.store.dense.kind != "flat"
+
+    def exact_top(self, k: int) -> int:
+        """How many of the best fused rows must be exact: the ``k`` results, or the re-ranked head."""
+        return max(k, RERANK_DEPTH) if self.sentence_weight else k
+
     def score_moments(self) -> "ScoreMoments":
-        """The index's :class:`ScoreMoments`, computed on first use (about a second at 100,000 chunks)."""
+        """The index's :class:`ScoreMoments`, computed on first use (0.3 s at 100,000 chunks)."""
         with self._moments_lock:
             if self._moments is None:
                 self._moments = ScoreMoments(self.store.vectors)

@@ -100,7 +100,7 @@ class EmbeddingModel(Embeddings):
         self.query_variant = variant
         self.dimension = int(model.dimension if isinstance(model, onnx_backend.OnnxEncoder) else _embedding_dimension(model))
         # single questions from parallel requests share model passes (see batching.py)
-        self._query_batcher = MicroBatcher(lambda texts: self._encode_queries(texts, 32, False))
+        self._query_batcher = MicroBatcher(self._encode_waiting_questions)
 
     def __repr__(self) -> str:
         return f"EmbeddingModel({self.model_id!r}, dimension={self.dimension})"
@@ -120,7 +120,7 @@ class EmbeddingModel(Embeddings):
         self.query_model = other.model
         self.query_variant = other.variant
         self._query_batcher = MicroBatcher(
-            lambda texts: self._encode_queries(texts, 1, False), max_batch=1, workers=max(1, onnx_backend.available_cores() // 2)
+            self._encode_waiting_questions, max_batch=1, workers=max(1, onnx_backend.available_cores() // 2)
         )
 
     def encode_passages(self, texts: Iterable[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
@@ -133,6 +133,10 @@ class EmbeddingModel(Embeddings):
         if len(texts) == 1 and not show_progress:
             return self._query_batcher.encode(texts[0]).reshape(1, -1)
         return self._encode_queries(texts, batch_size, show_progress)
+
+    def _encode_waiting_questions(self, texts: list[str]) -> np.ndarray:
+        """What the micro-batcher runs on the questions waiting together."""
+        return self._encode_queries(texts, 32, False)
 
     def _encode_queries(self, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
         if self.query_model is None:

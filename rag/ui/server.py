@@ -91,8 +91,8 @@ def preload(settings: Settings) -> None:
     print("正在加载嵌入模型和索引… / loading model and index", file=sys.stderr, flush=True)
     searcher = load_searcher(settings)
     tokenize("预热")  # loads jieba's dictionary now rather than during the first question
-    if searcher.store.dense.kind != "flat":
-        searcher.score_moments()  # hybrid search over an approximate index needs them (~1 s at 100k chunks)
+    if searcher.pools_candidates:
+        searcher.score_moments()  # hybrid search over an approximate index needs them (0.3 s at 100k chunks)
     threading.Thread(target=_warm, args=(searcher,), name="warm-sentences", daemon=True).start()
 
 
