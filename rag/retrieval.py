@@ -15,10 +15,13 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
+from rag.chunking import split_sentences
 from rag.config import Settings
 from rag.errors import InputError
 from rag.records import SearchResult
 from rag.store import IndexStore
+from rag.text.matching import lexical_score
+from rag.text.question import profile
 
 MODES = ("hybrid", "dense", "bm25")
 FUSIONS = ("score", "rrf")
@@ -180,14 +183,10 @@ def sentence_match_rerank(
     A question written from one sentence of one article shares its words with every
     article on the same story; what sets the right passage apart is a single sentence
     holding most of the question's terms, numbers and bigrams together. Each of the top
-    passages gets ``weight`` × that sentence's match (``rag.answer.scoring.lexical_score``,
+    passages gets ``weight`` × that sentence's match (``rag.text.matching.lexical_score``,
     0..1) added to its fused score (z-units); the rest keep their order below them.
     Measured in docs/results.md ("Re-ranking by the best sentence").
     """
-    from rag.answer.question import profile
-    from rag.answer.scoring import lexical_score
-    from rag.chunking import split_sentences
-
     head, tail = ranked[:depth], ranked[depth:]
     if len(head) < 2:
         return ranked

@@ -8,12 +8,13 @@ import pytest
 from langchain_core.runnables import Runnable
 
 from rag.answer import Draft
-from rag.answer.sentences import normalize, strip_markers
+from rag.answer.sentences import strip_markers
 from rag.chain import AnswerPipeline
 from rag.config import Settings
 from rag.errors import InputError
 from rag.evaluation.metrics import citation_support
 from rag.records import Answer
+from rag.text.features import normalize
 from tests.answer.fakes import ToySearcher
 
 CANONICAL = "太钢的碳中和目标是什么"

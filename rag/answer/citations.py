@@ -16,8 +16,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from rag.answer.sentences import answer_spans, bigrams, containment, markers, normalize, strip_markers
+from rag.answer.sentences import answer_spans, markers, strip_markers
 from rag.records import Citation, SearchResult
+from rag.text.features import bigrams, containment, normalize
 
 # A sentence is lexically supported by a passage holding this share of its character bigrams.
 MIN_LEXICAL_SUPPORT = 0.6

@@ -25,10 +25,12 @@ import numpy as np
 
 from rag.answer import Draft
 from rag.answer import refusal as refusal_check
-from rag.answer.question import profile
-from rag.answer.scoring import PHOTO_CREDIT, kind_bonus, lexical_score, shape_factor
-from rag.answer.sentences import Sentence, bigrams, containment, jaccard, normalize, split_spans
+from rag.answer.scoring import PHOTO_CREDIT, kind_bonus, shape_factor
+from rag.answer.sentences import Sentence, split_spans
 from rag.records import Chunk, SearchResult
+from rag.text.features import bigrams, containment, jaccard, normalize
+from rag.text.matching import lexical_score
+from rag.text.question import profile
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised vectors
 

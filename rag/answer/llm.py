@@ -19,10 +19,11 @@ from langchain_core.runnables import Runnable
 
 from rag.answer import Draft
 from rag.answer import prompts as P
-from rag.answer.sentences import bigrams, normalize, strip_markers
+from rag.answer.sentences import strip_markers
 from rag.config import Settings
 from rag.errors import RagError
 from rag.records import SearchResult
+from rag.text.features import bigrams, normalize
 
 HINT = "set RAG_LLM_BASE_URL or use --llm extractive"
 # A reply whose character bigrams are at least this share the instructions' and no

@@ -22,9 +22,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from rag.answer.question import QuestionProfile, found
-from rag.answer.sentences import YEAR, normalize
 from rag.records import SearchResult
+from rag.text.features import YEAR, normalize
+from rag.text.question import QuestionProfile, found
 
 # Calibrated on data/eval/questions.jsonl; checked on data/eval/holdout.jsonl (bench/bench_answer.py).
 MIN_SENTENCE_COVERAGE = 0.45  # best sentence lexical score below this → weak evidence

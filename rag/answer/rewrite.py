@@ -19,7 +19,7 @@ from typing import Sequence
 
 import jieba.posseg
 
-from rag.answer.question import profile
+from rag.text.question import profile
 
 LEAD = re.compile(r"^(?:那么|那|还有|另外|再问一下|再问|请问|那请问|而|并且|以及|和)\s*")
 TAIL = re.compile(r"(?:的情况|怎么样|如何|呢|吗|啊|呀)?\s*[？?。.!！]*\s*$")

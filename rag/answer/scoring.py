@@ -1,7 +1,6 @@
-"""How well one sentence answers one question: pure functions, no model.
+"""What makes a sentence a good answer beyond matching the question's words (that is
+``rag.text.matching.lexical_score``): pure functions, no model.
 
-- ``lexical_score``: the weighted share of the question's key terms, content bigrams,
-  years and numbers found in the sentence (0..1);
 - ``kind_bonus``: extra for holding the *kind* of fact asked for: a date for "哪天",
   a photo credit for "谁拍的", a byline for "作者是谁", a figure for "多少", a place
   for "在哪里";
@@ -12,19 +11,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.question import QuestionProfile, found, term_weight
-from rag.answer.sentences import bigrams, containment, normalize
-
-# Words news questions use for what papers write differently.
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "照片": ("摄", "图为"),
-    "拍摄": ("摄",),
-    "作者": ("记者", "通讯员", "文/", "撰稿"),
-    "产能": ("年产", "产能"),
-    "位置": ("位于",),
-    "地点": ("位于", "举行", "召开"),
-    "成员": ("成员", "分别是"),
-}
+from rag.text.question import QuestionProfile
 
 DIGIT = re.compile(r"\d")
 DATE = re.compile(r"(?:19|20)\d{2}年\d{1,2}月\d{1,2}日|\d{1,2}月\d{1,2}日|(?:19|20)\d{2}年\d{1,2}月|(?:19|20)\d{2}年")
@@ -40,28 +27,6 @@ ASKS_AUTHOR = re.compile(r"作者|谁写|写的|撰写|哪位记者|记者是|�
 ASKS_WHO = re.compile(r"谁|哪位|哪几位|什么人|名字|叫什么")
 ASKS_WHERE = re.compile(r"哪里|在哪|何地|地点|哪个城市|哪个地方|建在")
 ASKS_TITLE = re.compile(r"标题|题目|题为|一文|那篇|叫什么名字|报名")
-
-
-def lexical_score(question: QuestionProfile, text: str) -> float:
-    """0..1: weighted share of the question's terms, bigrams and numbers found in ``text``."""
-    norm = normalize(text)
-    parts: list[tuple[float, float]] = []  # (weight, score)
-    if question.terms:
-        total = sum(term_weight(t, question) for t in question.terms)
-        hit = sum(term_weight(t, question) for t in question.terms if term_in(t, norm))
-        parts.append((0.5, hit / total))
-    if question.content_bigrams:
-        parts.append((0.3, containment(set(question.content_bigrams), bigrams(text))))
-    exact = question.years + question.numbers
-    if exact:
-        parts.append((0.3, sum(1 for x in exact if x in norm) / len(exact)))
-    if not parts:
-        return 0.0
-    return sum(w * s for w, s in parts) / sum(w for w, _ in parts)
-
-
-def term_in(term: str, norm: str) -> bool:
-    return found(term, norm) or any(alt in norm for alt in SYNONYMS.get(term, ()))
 
 
 def kind_bonus(question: QuestionProfile, text: str) -> float:

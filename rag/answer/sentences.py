@@ -1,4 +1,4 @@
-"""Verbatim sentence spans and the small text features every answer module shares.
+"""Verbatim sentence spans of passages and answers, and citation markers.
 
 Answers must quote passages exactly (a cited sentence has to be found, character for
 character, in the passage it cites), so sentences are *spans* of the passage text:
@@ -8,16 +8,12 @@ never normalised, joined or trimmed except for surrounding whitespace.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
 # A sentence ends at one of these, plus any closing quotes or brackets right after it.
 _SENTENCE_END = re.compile(r"[。！？!?；;…]+[”’」』）)\]】]*|\n+")
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
-# a four-digit year: 2025年, 2025 年, 2025—2030
-YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -94,33 +90,3 @@ def markers(text: str) -> list[int]:
 
 def strip_markers(text: str) -> str:
     return _MARKER.sub("", text)
-
-
-# The same passage sentences are compared with every question, so both forms are cached.
-CACHED_TEXTS = 1 << 16
-
-
-@lru_cache(maxsize=CACHED_TEXTS)
-def normalize(text: str) -> str:
-    """NFKC, no whitespace: the form used to compare answer text with passages."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-
-
-@lru_cache(maxsize=CACHED_TEXTS)
-def bigrams(text: str) -> frozenset[str]:
-    """Character bigrams of the CJK/alphanumeric runs of ``text`` (punctuation ignored)."""
-    grams: set[str] = set()
-    for run in re.findall(r"[\u3400-\u9fffA-Za-z0-9%.]+", normalize(text)):
-        if len(run) == 1:
-            grams.add(run)
-        grams.update(run[i : i + 2] for i in range(len(run) - 1))
-    return frozenset(grams)
-
-
-def jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
-
-
-def containment(part: set[str], whole: set[str]) -> float:
-    """Share of ``part``'s items found in ``whole``."""
-    return len(part & whole) / len(part) if part else 0.0

@@ -6,8 +6,8 @@ import hashlib
 
 import numpy as np
 
-from rag.answer.sentences import bigrams
 from rag.records import Chunk, SearchResult
+from rag.text.features import bigrams
 
 ROADMAP = (
     "本报讯（记者 薛 华）在日前召开的太钢高质量发展大调研成果发布会上，太钢正式发布了不锈钢低碳冶金技术路线图。"

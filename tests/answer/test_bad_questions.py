@@ -10,11 +10,12 @@ import pytest
 
 from rag.answer import prompts as P
 from rag.answer.question_input import has_searchable_content, prepare_question, strip_control
-from rag.answer.sentences import markers, normalize, split_answer, strip_markers
+from rag.answer.sentences import markers, split_answer, strip_markers
 from rag.chain import AnswerPipeline
 from rag.config import PROMPTS_DIR, Settings
 from rag.errors import InputError
 from rag.records import Answer
+from rag.text.features import normalize
 from rag.ui import render
 from tests.answer.fakes import ToySearcher
 

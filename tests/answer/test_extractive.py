@@ -1,8 +1,9 @@
 import re
 
 from rag.answer.extractive import ExtractiveAnswerer, ExtractiveGenerator, candidate_sentences
-from rag.answer.sentences import normalize, split_spans, strip_markers
+from rag.answer.sentences import split_spans, strip_markers
 from rag.evaluation.metrics import citation_support
+from rag.text.features import normalize
 from tests.answer.fakes import MODEL, ROADMAP, VISIT, ZHUZHOU, ToyEmbeddings, make_results
 
 CONTEXTS = make_results([MODEL, ROADMAP, VISIT, ZHUZHOU])

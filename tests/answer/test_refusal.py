@@ -1,8 +1,8 @@
 """Refusal signals on synthetic passages (no model needed)."""
 
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.question import profile
 from rag.answer.refusal import assess, instructions_asked, missing_attributes
+from rag.text.question import profile
 from tests.answer.fakes import MODEL, ROADMAP, VISIT, ZHUZHOU, make_results
 
 CONTEXTS = make_results([ROADMAP, MODEL, VISIT])

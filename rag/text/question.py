@@ -14,8 +14,8 @@ from functools import lru_cache
 import jieba
 import jieba.posseg
 
-from rag.answer.sentences import YEAR, bigrams, normalize
 from rag.store.tokenize import STOPWORDS
+from rag.text.features import YEAR, bigrams, normalize
 
 jieba.setLogLevel(logging.WARNING)
 

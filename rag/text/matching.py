@@ -1,0 +1,44 @@
+"""How well one sentence matches one question: pure functions, no model.
+
+``lexical_score`` is the weighted share of the question's key terms, content bigrams,
+years and numbers found in a text (0..1). Retrieval uses it to re-rank passages by their
+best sentence; the extractive answerer, to choose sentences.
+"""
+
+from __future__ import annotations
+
+from rag.text.features import bigrams, containment, normalize
+from rag.text.question import QuestionProfile, found, term_weight
+
+# Words news questions use for what papers write differently.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "照片": ("摄", "图为"),
+    "拍摄": ("摄",),
+    "作者": ("记者", "通讯员", "文/", "撰稿"),
+    "产能": ("年产", "产能"),
+    "位置": ("位于",),
+    "地点": ("位于", "举行", "召开"),
+    "成员": ("成员", "分别是"),
+}
+
+
+def lexical_score(question: QuestionProfile, text: str) -> float:
+    """0..1: weighted share of the question's terms, bigrams and numbers found in ``text``."""
+    norm = normalize(text)
+    parts: list[tuple[float, float]] = []  # (weight, score)
+    if question.terms:
+        total = sum(term_weight(t, question) for t in question.terms)
+        hit = sum(term_weight(t, question) for t in question.terms if term_in(t, norm))
+        parts.append((0.5, hit / total))
+    if question.content_bigrams:
+        parts.append((0.3, containment(set(question.content_bigrams), bigrams(text))))
+    exact = question.years + question.numbers
+    if exact:
+        parts.append((0.3, sum(1 for x in exact if x in norm) / len(exact)))
+    if not parts:
+        return 0.0
+    return sum(w * s for w, s in parts) / sum(w for w, _ in parts)
+
+
+def term_in(term: str, norm: str) -> bool:
+    return found(term, norm) or any(alt in norm for alt in SYNONYMS.get(term, ()))
