@@ -136,10 +136,17 @@ def highlight(passage: str, support: Iterable[str] = ()) -> str:
 
 
 def answer_html(text: str, *, streaming: bool = False) -> str:
-    """The answer text, escaped, with ``[n]`` markers styled as citations."""
+    """The answer text, escaped, with ``[n]`` markers styled as citations.
+
+    While it streams, a note says the text is not final: every sentence's citation is
+    checked once the answer is complete, and the checked answer replaces the draft.
+    """
     body = _MARKER.sub(lambda m: f'<span class="rag-cite">[{m.group(1)}]</span>', escape(text))
-    cursor = '<span class="rag-cursor">▌</span>' if streaming else ""
-    return f'<div class="rag-answer">{_lines(body)}{cursor}</div>'
+    if not streaming:
+        return f'<div class="rag-answer">{_lines(body)}</div>'
+    cursor = '<span class="rag-cursor">▌</span>'
+    note = '<div class="rag-note rag-draft">生成中：完成后逐句核对引用，以核对后的回答为准</div>'
+    return f'<div class="rag-answer">{_lines(body)}{cursor}{note}</div>'
 
 
 def question_html(text: str) -> str:

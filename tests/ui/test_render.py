@@ -55,6 +55,8 @@ def test_answer_html_styles_markers_and_escapes():
     assert '<span class="rag-cite">[1]</span>' in out
     assert "<img" not in out and "&lt;img" in out
     assert "rag-cursor" in render.answer_html("部分", streaming=True)
+    assert "核对引用" in render.answer_html("部分", streaming=True)  # a draft says it is one
+    assert "rag-cursor" not in render.answer_html("部分") and "核对" not in render.answer_html("部分")
 
 
 def test_question_html_escapes_user_text():
