@@ -8,7 +8,8 @@ model name that sentence-transformers can download (or find in its local cache).
 
 The model runs in torch or in ONNX Runtime (fp32, or int8 with ``embedding_quantization =
 "int8"``); the ONNX model is exported once into the model cache, next to the converted
-model (see onnx_backend.py). The default backend, ``auto``, takes ONNX Runtime fp32 when it
+model, by a child process so that torch and the export's memory never stay in this one
+(see onnx_backend.py and export_process.py). The default backend, ``auto``, takes ONNX Runtime fp32 when it
 is installed and the model can be exported, else torch: both give the same vectors, and
 ONNX Runtime encodes a single question about three times faster (docs/results.md). So
 torch and fp32 share a ``model_id``; int8 vectors differ slightly, and its ``model_id``
@@ -23,13 +24,12 @@ set we have, and a question costs a third of the fp32 time (docs/results.md).
 from __future__ import annotations
 
 import fnmatch
-import functools
 import hashlib
 import os
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -201,33 +201,32 @@ def load_embeddings(settings: Settings) -> EmbeddingModel:
     with _lock:
         if key not in _loaded:
             name, cache_dir, device = settings.embedding_model, Path(settings.model_cache_dir), settings.embedding_device
-            load_torch = functools.cache(lambda: _load(name, cache_dir, device))  # once, for the exports or the fallback
             if variant == "torch":
-                model = load_torch()
+                model = _load(name, cache_dir, device)
             elif automatic and variant == "onnx-fp32":
-                model = _load_onnx_or_torch(name, cache_dir, device, load_torch)
+                model = _load_onnx_or_torch(name, cache_dir, device)
             else:
-                model = _load_onnx(name, cache_dir, device, variant, load_torch)
+                model = _load_onnx(name, cache_dir, device, variant)
             if query_variant and model.variant == "onnx-fp32":
-                _add_query_model(model, name, cache_dir, device, query_variant, load_torch)
+                _add_query_model(model, name, cache_dir, device, query_variant)
             _loaded[key] = model
         return _loaded[key]
 
 
-def _load_onnx_or_torch(name: str, cache_dir: Path, device: str, load_torch: Callable[[], EmbeddingModel]) -> EmbeddingModel:
+def _load_onnx_or_torch(name: str, cache_dir: Path, device: str) -> EmbeddingModel:
     """ONNX Runtime fp32 when the model can run there; otherwise torch, which gives the same vectors."""
     if device == "cpu":
         try:
-            return _load_onnx(name, cache_dir, device, "onnx-fp32", load_torch)
+            return _load_onnx(name, cache_dir, device, "onnx-fp32")
         except onnx_backend.OnnxUnavailable as exc:
             print(f"note: embedding with torch, not ONNX Runtime: {exc}", file=sys.stderr, flush=True)
-    return load_torch()
+    return _load(name, cache_dir, device)
 
 
-def _add_query_model(model: EmbeddingModel, name: str, cache_dir: Path, device: str, variant: str, load_torch) -> None:
+def _add_query_model(model: EmbeddingModel, name: str, cache_dir: Path, device: str, variant: str) -> None:
     """Let ``model`` embed questions with its ``variant`` (int8) export; keep fp32 when that cannot be made."""
     try:
-        model.use_for_queries(_load_onnx(name, cache_dir, device, variant, load_torch, threads=1))
+        model.use_for_queries(_load_onnx(name, cache_dir, device, variant, threads=1))
     except onnx_backend.OnnxUnavailable as exc:
         print(f"note: embedding questions with the fp32 model: {exc}", file=sys.stderr, flush=True)
 
@@ -237,10 +236,9 @@ def _load_onnx(
     cache_dir: Path,
     device: str,
     variant: str,
-    load_torch: Callable[[], EmbeddingModel] | None = None,
     threads: int | None = None,
 ) -> EmbeddingModel:
-    """The model run by ONNX Runtime; exported from the torch model (``load_torch()``) the first time."""
+    """The model run by ONNX Runtime; exported from the torch model the first time."""
     if device != "cpu":
         raise ModelError(
             f"The onnx embedding backend runs on the CPU, not {device!r}. "
@@ -248,8 +246,12 @@ def _load_onnx(
         )
     target = cache_dir / f"{_export_dir_name(name)}-{variant}"
     if not (target / onnx_backend.CONFIG_FILE).is_file():
-        torch_model = load_torch() if load_torch else _load(name, cache_dir, device)  # converts the default model first if needed
-        onnx_backend.export(torch_model.model, target, quantization=variant.removeprefix("onnx-"))
+        if name == DEFAULT_EMBEDDING_MODEL:
+            convert(cache_dir / DEFAULT_MODEL_DIR_NAME)  # numpy only, here, so its errors are this process's own
+        # The export itself runs in a child process: torch and the export's memory leave with it.
+        from rag.embeddings.export_process import export_in_child_process  # also run as `python -m`
+
+        export_in_child_process(name, cache_dir, device, variant, target)
     encoder = onnx_backend.OnnxEncoder(target, threads=threads)
     model_id = DEFAULT_MODEL_ID if name == DEFAULT_EMBEDDING_MODEL else name
     if variant != "onnx-fp32":  # fp32 gives the torch vectors, int8 vectors of its own

@@ -33,7 +33,6 @@ temporary directory next to the target, which is renamed into place at the end.
 
 from __future__ import annotations
 
-import base64
 import importlib.metadata
 import importlib.util
 import json

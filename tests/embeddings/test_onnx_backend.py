@@ -138,8 +138,8 @@ def test_auto_runs_the_default_model_in_onnx_runtime(base_settings, onnx_fp32):
 
 @pytest.mark.integration
 def test_auto_falls_back_to_torch_for_a_model_onnx_cannot_run(tmp_path, torch_model, capsys, monkeypatch):
-    """A model with max pooling, saved as a local directory: auto embeds it with torch, with a note,
-    loading the torch model once (for the refused export and as the fallback)."""
+    """A model with max pooling, saved as a local directory: auto embeds it with torch, with a note.
+    The refused export happens in a child process; this one loads the torch model once, as the fallback."""
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.models import Pooling
 
