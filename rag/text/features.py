@@ -36,6 +36,6 @@ def jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
-def containment(part: set[str], whole: set[str]) -> float:
+def containment(part: set[str] | frozenset[str], whole: set[str] | frozenset[str]) -> float:
     """Share of ``part``'s items found in ``whole``."""
     return len(part & whole) / len(part) if part else 0.0
