@@ -146,7 +146,7 @@ def fusion_note(cfg: dict[str, Any]) -> str:
         return ""
     if cfg["fusion"] == "rrf":
         return " (reciprocal-rank fusion)"
-    rerank = f", best-sentence re-ranking ×{cfg['sentence_weight']}" if cfg.get("fusion") == "score" and cfg.get("sentence_weight") else ""
+    rerank = f", best-sentence re-ranking ×{cfg['sentence_weight']}" if cfg.get("sentence_weight") else ""
     return f" ({cfg['fusion']} fusion, dense weight {cfg.get('dense_weight')}{rerank})"
 
 
