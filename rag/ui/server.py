@@ -105,10 +105,20 @@ def _warm(searcher) -> None:
             return searcher.embeddings.encode_passages(list(texts))
 
         count = warm_sentence_cache(searcher.store.chunks, embed, searcher.sentence_vectors)
+        _import_plotting()
         freeze_startup_objects()
         print(f"句向量预计算完成 / sentence vectors ready: {count}", file=sys.stderr, flush=True)
     except Exception as exc:  # noqa: BLE001 - a warm-up failure only costs speed
         print(f"sentence warm-up skipped: {exc}", file=sys.stderr, flush=True)
+
+
+def _import_plotting() -> None:
+    """Import matplotlib's pyplot now: Gradio pins matplotlib's backend around every event
+    and imports it on the first, which made the first question after start wait 0.5 s."""
+    try:
+        import matplotlib.pyplot  # noqa: F401
+    except ImportError:
+        pass
 
 
 def freeze_startup_objects() -> None:

@@ -186,3 +186,25 @@ def test_a_server_on_onnx_runtime_never_imports_torch(corpus_settings):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "torch loaded: False" in done.stdout
+
+
+def test_the_warm_up_imports_what_gradio_imports_on_its_first_event():
+    """Gradio pins matplotlib's backend around every event and imports pyplot on the
+    first: 0.5 s the first question after start waited (docs/results.md). The warm-up
+    thread imports it instead. Checked in a fresh interpreter; the searcher is a stand-in
+    with no passages, since only the import is under test."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, types\n"
+        "from rag.ui import server\n"
+        "searcher = types.SimpleNamespace(store=types.SimpleNamespace(chunks=[]), embeddings=None, sentence_vectors={})\n"
+        "assert 'matplotlib.pyplot' not in sys.modules\n"
+        "server._warm(searcher)\n"
+        "print('pyplot loaded:', 'matplotlib.pyplot' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "pyplot loaded: True" in done.stdout
+    assert "sentence vectors ready: 0" in done.stderr
