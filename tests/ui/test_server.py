@@ -168,8 +168,6 @@ def test_openmp_threads_sleep_when_idle_unless_the_user_says_otherwise(given, ex
 @pytest.mark.integration
 def test_a_server_on_onnx_runtime_never_imports_torch(corpus_settings):
     """Loading torch only to set its thread count cost seconds of every start-up."""
-    import subprocess
-
     script = (
         "import sys\n"
         "from pathlib import Path\n"
@@ -183,8 +181,7 @@ def test_a_server_on_onnx_runtime_never_imports_torch(corpus_settings):
         "assert load_searcher(settings).embeddings.variant == 'onnx-fp32'\n"
         "print('torch loaded:', 'torch' in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_in_fresh_interpreter(script, timeout=300)
     assert "torch loaded: False" in done.stdout
 
 
@@ -193,9 +190,6 @@ def test_the_warm_up_imports_what_gradio_imports_on_its_first_event():
     first: 0.5 s the first question after start waited (docs/results.md). The warm-up
     thread imports it instead. Checked in a fresh interpreter; the searcher is a stand-in
     with no passages, since only the import is under test."""
-    import subprocess
-    import sys
-
     script = (
         "import sys, types\n"
         "from rag.ui import server\n"
@@ -204,7 +198,15 @@ def test_the_warm_up_imports_what_gradio_imports_on_its_first_event():
         "server._warm(searcher)\n"
         "print('pyplot loaded:', 'matplotlib.pyplot' in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_in_fresh_interpreter(script, timeout=120)
     assert "pyplot loaded: True" in done.stdout
     assert "sentence vectors ready: 0" in done.stderr
+
+
+def run_in_fresh_interpreter(script: str, timeout: float):
+    """Run ``script`` with ``python -c`` (nothing this test process imported is loaded there)."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
