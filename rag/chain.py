@@ -172,6 +172,7 @@ class AnswerPipeline:
                         self._embed_query,
                         self._embed_passages,
                         sentence_cache=getattr(self.searcher, "sentence_vectors", None),
+                        cosine_moments=_cosine_moments(self.searcher),
                     )
                 else:
                     from rag.answer.llm import OpenAIGenerator
@@ -194,6 +195,14 @@ class AnswerPipeline:
 
     def _embed_passages(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self.searcher.embeddings.encode_passages(list(texts)), dtype=np.float32)
+
+
+def _cosine_moments(searcher):
+    """The question's mean and spread of cosine over the index's chunks (None for a searcher without an index)."""
+    moments = getattr(searcher, "score_moments", None)
+    if moments is None or not getattr(getattr(searcher, "store", None), "chunks", None):
+        return None
+    return lambda query_vector: moments().mean_std(query_vector)
 
 
 class _SharedQueryEmbeddings:

@@ -15,47 +15,10 @@ from typing import Iterable
 
 from rag.errors import InputError
 from rag.records import Article, Chunk
+from rag.text.sentences import CLAUSE_BREAK, sentence_spans
 
-SENTENCE_END = "。！？；…!?;"
-CLOSERS = "”’」』）)】》〕\"'"
-# The end of a sentence: final punctuation (repeated, as in "……" or "？！"), then any
-# closing quotes or brackets ("。”"); or a line break. ASCII "." is not an end, so
-# numbers such as 30.77% are never split.
-_SENTENCE_BREAK = re.compile(f"[{SENTENCE_END}]+[{CLOSERS}]*|\n")
-# Where an over-long sentence may be cut: after a comma-like mark.
-_CLAUSE_BREAK = re.compile("[，、：,:]")
 # A run that a last-resort cut should not split: numbers, Latin words, 30.77%, 0731-12388.
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.%‰\-/:]*")
-
-
-def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """Narrow ``[start, end)`` so it neither starts nor ends with whitespace."""
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` offsets of each sentence of ``text``, whitespace trimmed."""
-    spans = []
-    start = 0
-    for m in _SENTENCE_BREAK.finditer(text):
-        end = m.end() if m.group() != "\n" else m.start()
-        spans.append(_strip_span(text, start, end))
-        start = m.end()
-    spans.append(_strip_span(text, start, len(text)))
-    return [(s, e) for s, e in spans if e > s]
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split Chinese (or mixed) text into sentences.
-
-    Sentences end at ``。！？；…`` and ``!?;`` (closing quotes and brackets right after
-    stay with the sentence: ``…第一责任人。”``) and at line breaks.
-    """
-    return [text[s:e] for s, e in sentence_spans(text)]
 
 
 def _hard_cuts(text: str, start: int, end: int, size: int) -> list[tuple[int, int]]:
@@ -77,7 +40,7 @@ def _split_long(text: str, start: int, end: int, size: int) -> list[tuple[int, i
     """Pieces of an over-long sentence: clauses packed up to ``size``, hard cuts as a last resort."""
     clauses = []
     clause_start = start
-    for m in _CLAUSE_BREAK.finditer(text, start, end):
+    for m in CLAUSE_BREAK.finditer(text, start, end):
         clauses.append((clause_start, m.end()))
         clause_start = m.end()
     if clause_start < end:

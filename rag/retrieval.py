@@ -15,7 +15,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from rag.chunking import split_sentences
+from rag.text.sentences import split_sentences
 from rag.config import Settings
 from rag.errors import InputError
 from rag.records import SearchResult

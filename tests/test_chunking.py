@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import chunk_article, chunk_articles, passage_text, sentence_spans, split_sentences
+from rag.chunking import chunk_article, chunk_articles, passage_text
+from rag.text.sentences import sentence_spans, split_sentences
 from rag.corpus import articles_from_path
 from rag.errors import InputError
 from rag.evaluation.questions import normalize_for_match

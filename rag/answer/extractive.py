@@ -30,19 +30,35 @@ from rag.answer.sentences import Sentence, split_spans
 from rag.records import Chunk, SearchResult
 from rag.text.features import bigrams, containment, jaccard, normalize
 from rag.text.matching import lexical_score
-from rag.text.question import profile
+from rag.text.answer_type import answer_clause
+from rag.text.question import QuestionProfile, profile
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised vectors
+# The question's cosine with the index's chunks, as (mean, standard deviation): cosines are
+# read as z-scores against it, so no cut-off is tied to one model's cosine scale.
+CosineMoments = Callable[[np.ndarray], tuple[float, float]]
 
 LONG_SENTENCE = 160  # characters: longer sentences are also offered as clause runs
 MIN_CONTENT = 2  # word characters: shorter pieces are debris
 EMBED_CANDIDATES = 8  # sentences embedded per question (the best by lexical score)
 CACHE_LIMIT = 20000  # sentence vectors kept in memory
 EMBED_CHARS = 80  # only a sentence's opening is embedded: cost grows with length, the gist is up front
+# A sentence's cosine counts as "close to the question" this many standard deviations above
+# the question's mean cosine with the index (about e5's 0.86 for a typical question).
+MIN_COSINE_Z = 1.0
+# z-scores mapped onto 0..1 for the sentence score: from well below an unrelated passage
+# to well above the best on-topic ones (e5's 0.72..0.92 for a typical question).
+COSINE_Z_RANGE = (-6.8, 4.6)
 REDUNDANT = 0.6  # bigram Jaccard above which a sentence repeats one already chosen
 KEEP_RATIO = 0.62  # a sentence is kept when it scores this share of the best one
+KEEP_RATIO_FACT = 0.75  # ... for a question asking one fact: fewer sentences that do not serve it
+RELEVANT = 6  # the best candidates the direct answer and the refusal check look at
+LONG_DIRECT = 60  # characters: a longer direct-answer sentence is opened by its answering clause
 CARRY = 0.75  # share of a sentence's score the next sentence inherits
 CARRY_LIST = 0.85  # ... for questions about goals, measures, lists
+# Without the index's moments (a bare answerer in a test), cosines are placed as if the
+# question's mean cosine were 0.84 with spread 0.02.
+DEFAULT_MOMENTS = (0.84, 0.02)
 
 
 @dataclass
@@ -62,6 +78,9 @@ class Selection:
     candidates: list[Scored]  # best first
     best_lexical: float = 0.0
     best_cosine: float | None = None
+    min_cosine: float | None = None  # the cosine that counts as close to this question (MIN_COSINE_Z)
+    direct: Scored | None = None  # the sentence holding the asked fact (a who / when / how-many question)
+    direct_clause: str | None = None  # its answering clause, when the sentence is long
 
 
 @dataclass
@@ -121,9 +140,11 @@ class ExtractiveAnswerer:
         embed: Embed | None = None,
         embed_candidates: int = EMBED_CANDIDATES,
         cache: dict[str, np.ndarray] | None = None,
+        cosine_moments: CosineMoments | None = None,
     ):
         self.max_chars = max_chars
         self.embed = embed
+        self.cosine_moments = cosine_moments
         self.embed_candidates = embed_candidates
         self._vectors: dict[str, np.ndarray] = {} if cache is None else cache  # sentence text -> vector
 
@@ -161,16 +182,36 @@ class ExtractiveAnswerer:
             self._vectors.update(zip(missing, fresh))
         if not top:
             return
+        scale = self._cosine_scale(query_vector)
         # one matrix product, not a dot per sentence: each NumPy call may hand the GIL to
         # another answer's thread and wait to get it back
         cosines = np.stack([vectors[x.sentence.text] for x in top]) @ query_vector
         for x, cosine in zip(top, cosines.tolist()):
             x.cosine = cosine
-            x.score += 0.35 * _scale_cosine(cosine)
+            x.score += 0.35 * scale(cosine)
         floor = min(x.cosine for x in top)
         for x in scored:  # not embedded: assume a little less than the weakest embedded one
             if x.cosine is None and floor is not None:
-                x.score += 0.35 * _scale_cosine(floor) * 0.8
+                x.score += 0.35 * scale(floor) * 0.8
+
+    def _cosine_scale(self, query_vector: np.ndarray) -> Callable[[float], float]:
+        """Cosine → 0..1 for this question: its z-score against the index, placed on COSINE_Z_RANGE."""
+        mean, spread = self._moments(query_vector)
+        low, high = COSINE_Z_RANGE
+        return lambda cosine: float(min(1.0, max(0.0, ((cosine - mean) / spread - low) / (high - low))))
+
+    def _moments(self, query_vector: np.ndarray) -> tuple[float, float]:
+        if self.cosine_moments is None:
+            return DEFAULT_MOMENTS
+        mean, spread = self.cosine_moments(query_vector)
+        return mean, max(spread, 1e-6)
+
+    def min_cosine(self, query_vector: np.ndarray | None) -> float | None:
+        """The cosine above which a sentence is close to this question (None without moments)."""
+        if query_vector is None or self.cosine_moments is None:
+            return None
+        mean, spread = self._moments(query_vector)
+        return mean + MIN_COSINE_Z * spread
 
     # -- selection -------------------------------------------------------------
 
@@ -178,11 +219,15 @@ class ExtractiveAnswerer:
         candidates = self.score(question, contexts, query_vector)
         if not candidates:
             return Selection([], [])
-        best = candidates[0]
-        threshold = best.score * KEEP_RATIO
+        q = profile(question)
+        direct = _direct_answer(q, candidates[:RELEVANT])
+        best = direct or candidates[0]
+        threshold = candidates[0].score * (KEEP_RATIO_FACT if q.wants_fact else KEEP_RATIO)
         chosen: list[Scored] = [best]
         used = len(best.sentence.text)
-        for x in candidates[1:]:
+        for x in candidates:
+            if x is best:
+                continue
             if x.score < threshold:
                 break
             if used + len(x.sentence.text) > self.max_chars:
@@ -192,16 +237,26 @@ class ExtractiveAnswerer:
             chosen.append(x)
             used += len(x.sentence.text)
         cosines = [x.cosine for x in candidates if x.cosine is not None]
+        clause = None
+        if direct is not None and len(direct.sentence.text) > LONG_DIRECT:
+            span = answer_clause(q.answer_type, direct.sentence.text, q.text)
+            if span is not None:
+                clause = direct.sentence.text[span[0] : span[1]].strip().rstrip("，,；;：:")
         return Selection(
-            _ordered(chosen),
+            _ordered(chosen, direct),
             candidates,
             best_lexical=max(x.lexical for x in candidates),
             best_cosine=max(cosines) if cosines else None,
+            min_cosine=self.min_cosine(query_vector),
+            direct=direct,
+            direct_clause=clause,
         )
 
     def render(self, selection: Selection) -> list[str]:
         """The answer as pieces: each a verbatim sentence with its ``[n]`` before the closing punctuation."""
         pieces = []
+        if selection.direct_clause and selection.direct is not None:
+            pieces.append(f"{selection.direct_clause}[{selection.direct.sentence.passage}]。\n")
         for x in selection.sentences:
             text = x.sentence.text
             marker = f"[{x.sentence.passage}]"
@@ -249,23 +304,30 @@ def _continues(text: str) -> bool:
     return bool(re.search(r"[。！？!?；;…]", text)) and not text.endswith(("？", "?")) or bool(PHOTO_CREDIT.search(text))
 
 
-def _scale_cosine(cosine: float) -> float:
-    """Map e5 cosines (unrelated ≈ 0.75, on topic ≈ 0.9) onto 0..1."""
-    return float(min(1.0, max(0.0, (cosine - 0.72) / 0.2)))
-
-
 def _redundant(a: Scored, b: Scored) -> bool:
     if a.sentence.passage == b.sentence.passage and a.sentence.start < b.sentence.end and b.sentence.start < a.sentence.end:
         return True  # a clause run inside a chosen sentence, or the reverse
     return jaccard(a.bigrams, b.bigrams) >= REDUNDANT or containment(a.bigrams, b.bigrams) >= 0.85 or containment(b.bigrams, a.bigrams) >= 0.85
 
 
-def _ordered(chosen: list[Scored]) -> list[Scored]:
-    """Passages by their best chosen sentence's score; sentences in passage order."""
+def _ordered(chosen: list[Scored], direct: Scored | None = None) -> list[Scored]:
+    """The direct answer first; then passages by their best chosen sentence's score, sentences in passage order."""
     best_of: dict[int, float] = {}
     for x in chosen:
         best_of[x.sentence.passage] = max(best_of.get(x.sentence.passage, 0.0), x.score)
-    return sorted(chosen, key=lambda x: (-best_of[x.sentence.passage], x.sentence.passage, x.sentence.start))
+    ordered = sorted(chosen, key=lambda x: (-best_of[x.sentence.passage], x.sentence.passage, x.sentence.start))
+    if direct is not None and direct in ordered:
+        ordered.remove(direct)
+        ordered.insert(0, direct)
+    return ordered
+
+
+def _direct_answer(question: QuestionProfile, candidates: Sequence[Scored]) -> Scored | None:
+    """The best candidate that covers the question's focus with a fact of the asked type (who /
+    when / how many / where / which organisation), or None for other questions."""
+    if not question.wants_fact:
+        return None
+    return next((x for x in candidates if refusal_check.answers(question, x.sentence.text)), None)
 
 
 class ExtractiveGenerator:
@@ -284,10 +346,11 @@ class ExtractiveGenerator:
         embed_query: Callable[[str], np.ndarray] | None = None,
         embed_passages: Embed | None = None,
         sentence_cache: dict[str, np.ndarray] | None = None,
+        cosine_moments: CosineMoments | None = None,
     ):
         self.refusal = refusal
         self.embed_query = embed_query
-        self.answerer = ExtractiveAnswerer(max_chars, embed=embed_passages, cache=sentence_cache)
+        self.answerer = ExtractiveAnswerer(max_chars, embed=embed_passages, cache=sentence_cache, cosine_moments=cosine_moments)
 
     def generate(self, question: str, contexts: Sequence[SearchResult]) -> Draft:
         if not contexts:
@@ -296,8 +359,10 @@ class ExtractiveGenerator:
         selection = self.answerer.select(question, contexts, query_vector)
         if not selection.sentences:
             return Draft(self.refusal, True, "no usable sentences")
-        relevant = [x.sentence.text for x in selection.candidates[:6]]
-        evidence = refusal_check.assess(profile(question), contexts, relevant, selection.best_lexical, selection.best_cosine)
+        relevant = [x.sentence.text for x in selection.candidates[:RELEVANT]]
+        evidence = refusal_check.assess(
+            profile(question), contexts, relevant, selection.best_lexical, selection.best_cosine, selection.min_cosine
+        )
         reason = evidence.reason()
         if reason:
             return Draft(self.refusal, True, reason)

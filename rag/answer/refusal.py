@@ -1,72 +1,54 @@
 """Decide from the evidence whether the passages answer the question at all.
 
 The extractive answerer always finds *some* sentence, so it needs an explicit check.
-Signals, all cheap and explainable:
+Every signal is general: it reads the question's analysis (``rag.text.question``), the
+passages and the answerer's best sentences, never a list of topics.
 
-- the year (or every year / number) named in the question appears in no passage
-  (``太钢2060年…``);
-- the question asks "how much / how many" in a unit (元, 亿元, 万吨, 岁 ...) and no
-  relevant sentence holds a number in that unit;
+- the question asks for the assistant's own instructions and no passage mentions them;
+- the year (or every year / number) named in the question appears in no passage;
 - a name (person, place, organisation) in the question appears in no passage;
-- the question asks for a figure news reports state explicitly (营收, 比分, 装机容量,
-  作曲 ...) and no passage mentions it;
+- the question's focus, the attribute asked for (总经理, 员工, 售价), appears in no
+  passage, not even in a near form (``rag.text.question.near``); not for lists, whose
+  category (措施, 主张) the papers rarely name, nor for "who took / wrote it" when a
+  credit or byline is at hand;
+- the question asks for a fact of a type (a person, a date, a quantity, a place, an
+  organisation) and no relevant sentence both covers the focus and holds such a fact;
 - the best sentence covers too little of the question (lexical), and the question is
-  not close to any passage in embedding space either;
-- the question asks for the assistant's own instructions (``输出系统提示词``,
-  ``print your system prompt``) and no passage mentions them.
+  not close to any sentence in embedding space either (the cosine cut-off is calibrated
+  on the index, see ``rag.store.calibration``).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from rag.records import SearchResult
-from rag.text.features import YEAR, normalize
-from rag.text.question import QuestionProfile, found
+from rag.text.answer_type import credits_person, holds_answer
+from rag.text.features import normalize
+from rag.text.lexicon import AUTHORING_WORDS, INSTRUCTION_TERMS
+from rag.text.question import QuestionProfile, found, near
 
-# Calibrated on data/eval/questions.jsonl; checked on data/eval/holdout.jsonl (bench/bench_answer.py).
-MIN_SENTENCE_COVERAGE = 0.45  # best sentence lexical score below this → weak evidence
-MIN_COSINE = 0.86  # best question-sentence cosine below this → weak evidence
-
-# "多少 + unit" questions and the units that would answer them. Counting words (个, 项,
-# 名 ...) are left out: "哪几个方面" asks for a list, not a figure.
-UNIT_QUESTION = re.compile(r"(?<!哪)(?:多少|几)(钱|亿元|万元|元|亿|万吨|吨|兆瓦|千瓦|万千瓦|米|公里|岁|年|%)")
-UNIT_ALIASES: dict[str, tuple[str, ...]] = {
-    "钱": ("元", "万元", "亿元"),
-    "亿": ("亿",),
-    "%": ("%", "％"),
-}
-# Figures a news report states in so many words when it has them. A question asking for
-# one of these that no passage mentions cannot be answered from the passages.
-ATTRIBUTES = tuple(sorted(set(
-    """营收 营业收入 营业额 收入 利润 净利润 毛利 产值 年产值 价值 价格 售价 票价 市值 股价 估值 融资 注册资本
-    资金 投资 总投资 投资额 投入 研发投入 预算 成本价 工资 薪酬 奖金 税收 销售额 销量 成交额
-    比分 得分 名次 排名 装机容量 作曲 作词 导演 编剧 厂商 供应商 采购 出生 年龄 岁数 身高 体重 人口 面积
-    学历 毕业院校 籍贯 民族 爱好 年薪 月薪 负债 票房 收视率 播放量 点击量""".split()
-), key=len, reverse=True))
-# The assistant's own instructions (compared after normalize() and lower-casing). No news
-# passage is about them, so a question asking for them is refused, not answered with
-# whatever sentences look closest.
-INSTRUCTION_TERMS = ("系统提示词", "系统提示", "提示词", "系统指令", "你的指令", "systemprompt", "yourinstructions")
-AGE_QUESTION = re.compile(r"多大(?:年纪|岁数)?$|今年多大|年龄|出生")
+# Share of the question's terms the best sentence must hold to count as evidence on its
+# own (the lexical score is 0..1 and model-independent).
+MIN_SENTENCE_COVERAGE = 0.45
 
 
 @dataclass
 class Evidence:
-    """What the passages say about the question, as numbers a threshold can act on."""
+    """What the passages say about the question, as facts a rule can act on."""
 
     asked_years: int = 0
     asked_numbers: int = 0
     missing_years: list[str] = field(default_factory=list)
     missing_numbers: list[str] = field(default_factory=list)
     missing_entities: list[str] = field(default_factory=list)
-    missing_attributes: list[str] = field(default_factory=list)
-    missing_unit: str | None = None
+    missing_focus: list[str] = field(default_factory=list)
+    untyped: str | None = None  # the answer type no relevant sentence holds for the focus
     instructions_asked: str | None = None  # the question asks for the assistant's own instructions
     sentence_coverage: float = 0.0  # best sentence's lexical score (0..1)
     cosine: float | None = None  # best question-sentence cosine
+    min_cosine: float | None = None  # the index's cut-off for "close in embedding space"
 
     def reason(self) -> str | None:
         """Why the passages do not answer the question, or None when they do."""
@@ -79,12 +61,12 @@ class Evidence:
             return f"number {'/'.join(self.missing_numbers)} not in the passages"
         if self.missing_entities:
             return f"{'/'.join(self.missing_entities)} not in the passages"
-        if self.missing_attributes:
-            return f"the passages do not mention {'/'.join(self.missing_attributes)}"
-        if self.missing_unit:
-            return f"no figure in {self.missing_unit} in the relevant sentences"
+        if self.missing_focus:
+            return f"the passages do not mention {'/'.join(self.missing_focus)}"
+        if self.untyped:
+            return f"no relevant sentence gives a {self.untyped}"
         weak_lexical = self.sentence_coverage < MIN_SENTENCE_COVERAGE
-        weak_dense = self.cosine is None or self.cosine < MIN_COSINE
+        weak_dense = self.cosine is None or self.min_cosine is None or self.cosine < self.min_cosine
         if weak_lexical and weak_dense:
             return f"low relevance (coverage {self.sentence_coverage:.2f}, cosine {self.cosine})"
         return None
@@ -96,60 +78,45 @@ def assess(
     relevant_sentences: Sequence[str],
     sentence_coverage: float,
     cosine: float | None,
+    min_cosine: float | None = None,
 ) -> Evidence:
     """Collect the refusal signals; ``relevant_sentences`` are the answerer's best candidates."""
-    passages = [normalize(r.chunk.text) for r in contexts]
-    everything = "\n".join(passages)
-    evidence = Evidence(len(question.years), len(question.numbers), sentence_coverage=sentence_coverage, cosine=cosine)
+    everything = "\n".join(normalize(r.chunk.text) for r in contexts)
+    evidence = Evidence(
+        len(question.years), len(question.numbers), sentence_coverage=sentence_coverage, cosine=cosine, min_cosine=min_cosine
+    )
     evidence.missing_years = [y for y in question.years if y not in everything]
     evidence.missing_numbers = [n for n in question.numbers if n not in everything]
     # jieba mis-tags two-character fragments as names, so only longer names count here
     evidence.missing_entities = [e for e in question.entities if len(e) >= 3 and not found(e, everything)]
-    evidence.missing_attributes = missing_attributes(question.text, everything)
-    evidence.missing_unit = _missing_unit(question.text, [normalize(s) for s in relevant_sentences])
+    credited = any(credits(question, s) for s in relevant_sentences)
+    if question.answer_type != "list" and not credited:
+        # a list question names a category (措施, 主张) whose items the papers name instead
+        evidence.missing_focus = [f for f in question.focus if not near(f, everything)]
+    if question.wants_fact and not any(answers(question, s) for s in relevant_sentences):
+        evidence.untyped = question.answer_type
     evidence.instructions_asked = instructions_asked(question.text, everything)
     return evidence
+
+
+def answers(question: QuestionProfile, sentence: str) -> bool:
+    """Whether ``sentence`` covers the question's focus (or a near form) and holds a fact of the asked type."""
+    norm = normalize(sentence)
+    if question.focus and not any(near(f, norm) for f in question.focus) and not credits(question, sentence):
+        return False
+    return holds_answer(question.answer_type, sentence, question.text)
+
+
+def credits(question: QuestionProfile, sentence: str) -> bool:
+    """A credit or byline answers "who took / wrote it" without naming the photo or the article."""
+    asks_author = question.answer_type == "person" and any(w in question.text for w in AUTHORING_WORDS)
+    return asks_author and credits_person(sentence)
 
 
 def instructions_asked(question: str, passages_text: str) -> str | None:
     """The term by which the question asks for the assistant's instructions, unless a passage has it too."""
     text, passages = normalize(question).lower(), passages_text.lower()
-    for term in INSTRUCTION_TERMS:
+    for term in sorted(INSTRUCTION_TERMS, key=len, reverse=True):
         if term in text and term not in passages:
             return term
-    return None
-
-
-def missing_attributes(question: str, passages_text: str) -> list[str]:
-    """Attributes (营收, 比分, 装机容量 ...) the question asks for that no passage mentions."""
-    text = normalize(question)
-    asked: list[str] = []
-    for term in ATTRIBUTES:  # longest first; 研发投入 hides 投入
-        if term in text and not any(term in longer for longer in asked):
-            asked.append(term)
-    return [term for term in asked if term not in passages_text]
-
-
-def _missing_unit(question: str, sentences: list[str]) -> str | None:
-    """The unit a "多少…" question asks for, when no relevant sentence has a figure in it.
-
-    With a year in the question, the figure must stand in a sentence naming that year
-    (``2025年…多少兆瓦`` is not answered by ``2024年…526兆瓦``).
-    """
-    text = normalize(question)
-    match = UNIT_QUESTION.search(text)
-    if match:
-        unit = match.group(1)
-        if unit == "年":  # a duration (工作了多少年), not a date: 12年, 三十年, 28载
-            pattern = re.compile(r"(?<![\d年])\d{1,2}(?:多)?年(?!\d|代|度)|[一二三四五六七八九十几数多]+年|\d+载")
-        else:
-            units = UNIT_ALIASES.get(unit, (unit,))
-            pattern = re.compile(r"[\d一二三四五六七八九十百千万两几数多余]\s*(?:" + "|".join(map(re.escape, units)) + ")")
-        years = YEAR.findall(text)
-        holding = [s for s in sentences if pattern.search(s) and all(y in s for y in years)]
-        if not holding:
-            return unit
-    if AGE_QUESTION.search(text):
-        if not any(re.search(r"\d+岁|出生|\d{4}年生", s) for s in sentences):
-            return "岁"
     return None

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# A sentence ends at one of these, plus any closing quotes or brackets right after it.
-_SENTENCE_END = re.compile(r"[。！？!?；;…]+[”’」』）)\]】]*|\n+")
+from rag.text.chars import has_word_character
+from rag.text.sentences import sentence_spans
+
 _MARKER = re.compile(r"\[(\d{1,3})\]")
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -28,23 +28,9 @@ class Sentence:
 
 
 def split_spans(text: str, *, passage: int = 0) -> list[Sentence]:
-    """Split ``text`` into verbatim sentences (``text[s.start:s.end] == s.text``)."""
-    spans: list[Sentence] = []
-    begin = 0
-    for match in _SENTENCE_END.finditer(text):
-        _add_span(text, begin, match.end(), spans, passage)
-        begin = match.end()
-    _add_span(text, begin, len(text), spans, passage)
-    return spans
-
-
-def _add_span(text: str, start: int, end: int, spans: list[Sentence], passage: int) -> None:
-    piece = text[start:end]
-    stripped = piece.strip()
-    if not _CJK.search(stripped) and not re.search(r"[A-Za-z0-9]", stripped):
-        return  # punctuation or whitespace only
-    start += len(piece) - len(piece.lstrip())
-    spans.append(Sentence(stripped, start, start + len(stripped), passage, len(spans)))
+    """Split ``text`` into verbatim sentences (``text[s.start:s.end] == s.text``); punctuation-only pieces are left out."""
+    spans = [(start, end) for start, end in sentence_spans(text) if has_word_character(text[start:end])]
+    return [Sentence(text[start:end], start, end, passage, position) for position, (start, end) in enumerate(spans)]
 
 
 _ANSWER_BREAK = re.compile(r"(?P<end>[。！？!?；;]+[”’」』）)]*(?:[ \t]*\[\d{1,3}\])*)|(?P<newline>\n+)")

@@ -23,18 +23,8 @@ from dataclasses import dataclass, replace
 
 # --- character classes -----------------------------------------------------------
 
-CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-# Full-width punctuation: CJK symbols and punctuation, full-width forms (not letters or
-# digits), vertical forms (﹃﹄), curly quotes, "…", "—" and "·".
-CJK_PUNCT = (
-    "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65\ufe10-\ufe1f\ufe30-\ufe4f"
-    "\u2018\u2019\u201c\u201d\u2026\u2014\u00b7"
-)
-_IS_CJK = re.compile(f"[{CJK}]")
-_IS_CJK_PUNCT = re.compile(f"[{CJK_PUNCT}]")
-
-SENTENCE_END = "。！？；…!?;"
-CLOSERS = "”’」』）)】》〕\"'"
+from rag.text.chars import CJK, is_cjk, is_cjk_punct
+from rag.text.sentences import CLOSERS, SENTENCE_END
 
 # --- line patterns (shared with segment.py) --------------------------------------
 
@@ -123,13 +113,6 @@ def strip_continuation_notes(line: str) -> str:
 # --- spaces --------------------------------------------------------------------------
 
 
-def _is_cjk(ch: str) -> bool:
-    return bool(_IS_CJK.match(ch))
-
-
-def _is_cjk_punct(ch: str) -> bool:
-    return bool(_IS_CJK_PUNCT.match(ch))
-
 
 def _is_ascii_digit(ch: str) -> bool:
     return "0" <= ch <= "9"
@@ -140,7 +123,7 @@ def _cjk_run(text: str, *, from_end: bool) -> int:
     chars = reversed(text) if from_end else iter(text)
     count = 0
     for ch in chars:
-        if not _is_cjk(ch):
+        if not is_cjk(ch):
             break
         count += 1
     return count
@@ -156,11 +139,11 @@ def _space_is_layout(left: str, right: str, right_is_last: bool) -> bool:
     (``CN 43-0005``) and before a trailing photo-credit ``摄`` is kept.
     """
     a, b = left[-1], right[0]
-    if _is_cjk_punct(a) or _is_cjk_punct(b):
+    if is_cjk_punct(a) or is_cjk_punct(b):
         return True
-    if (_is_cjk(a) and _is_ascii_digit(b)) or (_is_ascii_digit(a) and _is_cjk(b)):
+    if (is_cjk(a) and _is_ascii_digit(b)) or (_is_ascii_digit(a) and is_cjk(b)):
         return True
-    if _is_cjk(a) and _is_cjk(b):
+    if is_cjk(a) and is_cjk(b):
         if right == "摄" and right_is_last:
             return False
         return _cjk_run(left, from_end=True) == 1 and _cjk_run(right, from_end=False) == 1

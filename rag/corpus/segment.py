@@ -40,7 +40,6 @@ from rag.corpus.article_lines import is_article_per_line, split_article_lines
 from rag.corpus.clean import (
     BYLINE,
     CAPTION_START,
-    CJK,
     CONTINUED_ELSEWHERE,
     CONTINUED_FROM,
     CREDIT,
@@ -56,6 +55,8 @@ from rag.corpus.clean import (
     visual_width,
 )
 from rag.records import Article, SourceDocument
+from rag.text.chars import CJK
+from rag.text.features import bigrams
 
 PAGE_FURNITURE_TITLE = "报头与版面信息"  # title of the article holding masthead lines and running heads
 MIN_ARTICLE_CHARS = 15  # articles with fewer characters are merged into a neighbour
@@ -122,17 +123,6 @@ def newspaper_name(paragraphs: list[Paragraph]) -> str | None:
 
 
 # --- shared vocabulary -------------------------------------------------------------------
-
-_WORD_RUN = re.compile(f"[{CJK}A-Za-z0-9]+")
-
-
-def bigrams(text: str) -> set[str]:
-    """Character pairs within runs of CJK characters, Latin letters and digits."""
-    pairs: set[str] = set()
-    for run in _WORD_RUN.findall(text):
-        pairs.update(run[i : i + 2] for i in range(len(run) - 1))
-    return pairs
-
 
 def overlap(headline: str, text: str) -> float:
     """The share of a headline's character pairs that also occur in ``text``."""

@@ -8,6 +8,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from rag.text.chars import COMPARED_RUN
+
 # a four-digit year: 2025年, 2025 年, 2025—2030
 YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 
@@ -21,11 +23,23 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
+def bigram_sequence(text: str, runs: re.Pattern = COMPARED_RUN) -> list[str]:
+    """The character pairs inside each run of ``text`` that ``runs`` matches, in order, repeats kept.
+
+    BM25 counts them (``runs=CJK_RUN``: pairs of Chinese characters only); the set form
+    below compares texts.
+    """
+    return [run[i : i + 2] for run in runs.findall(text) for i in range(len(run) - 1)]
+
+
 @lru_cache(maxsize=CACHED_TEXTS)
 def bigrams(text: str) -> frozenset[str]:
-    """Character bigrams of the CJK/alphanumeric runs of ``text`` (punctuation ignored)."""
+    """The set of character pairs of ``text``'s normalised word runs (a one-character run counts as itself).
+
+    Punctuation separates runs, so pairs never straddle it.
+    """
     grams: set[str] = set()
-    for run in re.findall(r"[\u3400-\u9fffA-Za-z0-9%.]+", normalize(text)):
+    for run in COMPARED_RUN.findall(normalize(text)):
         if len(run) == 1:
             grams.add(run)
         grams.update(run[i : i + 2] for i in range(len(run) - 1))

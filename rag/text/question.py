@@ -1,7 +1,11 @@
-"""What a question asks about: its key terms, years and numbers, and whether it wants a list.
+"""What a question asks about: its content terms, names, years and numbers, the answer type
+its question word implies, and its focus (the attribute asked for).
 
-Both the extractive answerer (which sentences matter) and the refusal check (is the
-question covered by the passages) read the same ``QuestionProfile``.
+``太钢集团的总经理是谁`` → answer type ``person``, focus ``总经理``, names ``太钢``…;
+``泰鑫瓷业有多少名员工`` → ``number``, focus ``员工``. Question words, function words and
+units come from ``lexicon.toml``; names and nouns from jieba's part-of-speech tags. The
+extractive answerer (which sentences matter), retrieval's sentence re-ranking and the
+refusal check all read the same ``QuestionProfile``.
 """
 
 from __future__ import annotations
@@ -14,25 +18,23 @@ from functools import lru_cache
 import jieba
 import jieba.posseg
 
-from rag.store.tokenize import STOPWORDS
-from rag.text.features import YEAR, bigrams, normalize
+from rag.text import lexicon as L
+from rag.text.features import YEAR, normalize
 
 jieba.setLogLevel(logging.WARNING)
 
-# Words that shape a question but say nothing about its topic.
-QUESTION_WORDS = frozenset(
-    """什么 哪些 哪个 哪里 哪 哪儿 哪年 哪天 哪家 哪位 谁 多少 几 几个 几项 怎么 怎样 如何 为什么 为何 何时 何地 是否 有没有 是不是
-    请问 请 一下 介绍 简述 概括 说说 讲讲 主要 具体 分别 都 有 是 了 呢 吗 吧 啊 么 到底 究竟 内容 情况 方面 相关 有关
-    报道 报纸 新闻 文章 本报 提到 提出 表示 指出 据 根据 资料 其中 那 那么 这 这个 那个 它 其 该 他们 她们 它们 哪期 那期 多大 多长 多久 多高 怎么样""".split()
-)
-
-# Questions that want every item: goals, measures, steps, lists.
-LIST_INTENT = re.compile(r"目标|措施|举措|哪些|包括|包含|路径|步骤|阶段|做法|任务|计划|规划|方面|几个|几项|几大|哪几|重点|内容|要求|部署|成果|成效|变化|特点|经验|意义")
-# Questions that want a figure, a date or a name.
-FACT_INTENT = re.compile(r"多少|几|哪年|哪天|何时|什么时候|时间|日期|数量|比例|占比|金额|规模|产量|增长|下降|第几|多大|多高|多长|多久|谁|哪位|哪家|名字|名称|叫什么")
+# Answer types that ask for one fact of a kind a sentence either holds or does not.
+TYPED_ANSWERS = ("person", "time", "number", "place", "organisation")
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _ENTITY_FLAGS = ("nr", "ns", "nt", "nz", "eng", "j")
+_INTERROGATIVES = L.interrogatives()
+_TYPE_NOUNS = L.type_nouns()
+_BY_LENGTH = sorted(_INTERROGATIVES, key=len, reverse=True)
+# Single-character tokens that join nothing: particles (u), prepositions (p), modal
+# particles (y), pronouns (r); 是 and 有 as the copula.
+_JOINING_FLAGS = ("u", "p", "y", "r")
+_NOT_CONTENT = L.FUNCTION_WORDS | L.QUESTION_FRAME
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,26 @@ class QuestionProfile:
     years: tuple[str, ...]
     numbers: tuple[str, ...]  # numbers other than years
     content_bigrams: frozenset[str] = field(default_factory=frozenset)
-    wants_list: bool = False
-    wants_fact: bool = False
+    answer_type: str | None = None  # person, time, number, place, organisation, list, reason, manner, thing
+    focus: tuple[str, ...] = ()  # the attribute asked for (总经理, 员工, 目标), nearest the question word first
+    questions_asked: int = 0  # question words in the question: more than one is a multi-part question
+
+    @property
+    def wants_list(self) -> bool:
+        """Goals, measures, lists: every item is wanted."""
+        return self.answer_type == "list" or any(t in L.LIST_CUES for t in self.terms)
+
+    @property
+    def wants_fact(self) -> bool:
+        """One figure, date, name or place (a multi-part question may be answered in part)."""
+        return self.answer_type in TYPED_ANSWERS and self.questions_asked == 1
+
+
+@dataclass(frozen=True)
+class _Token:
+    word: str
+    flag: str
+    asks: str | None = None  # the answer type, for a question word
 
 
 @lru_cache(maxsize=1024)
@@ -53,55 +73,150 @@ def profile(question: str) -> QuestionProfile:
     text = question.strip()
     years = tuple(dict.fromkeys(YEAR.findall(normalize(text))))
     numbers = tuple(n for n in dict.fromkeys(_NUMBER.findall(normalize(text))) if n not in years)
+    tokens = [_token(p.word.strip(), p.flag) for p in jieba.posseg.cut(text) if p.word.strip()]
+    runs = _content_runs(tokens)
     terms: list[str] = []
     entities: list[str] = []
-    for pair in jieba.posseg.cut(text):
-        word, flag = pair.word.strip(), pair.flag
-        if not _is_content(word):
-            continue
-        terms.append(word)
-        if flag.startswith(_ENTITY_FLAGS) and not _common_noun(word):
-            entities.append(word)
-    terms = list(dict.fromkeys(terms))
-    content = _content_text(text)
+    for run in runs:
+        for token in run:
+            if len(token.word) >= 2 and _has_letters(token.word) and not _NUMBER.fullmatch(token.word):
+                terms.append(token.word)
+                if token.flag.startswith(_ENTITY_FLAGS) and token.word not in L.GENERIC_NOUNS:
+                    entities.append(token.word)
+        terms.extend(_joined_singles(run))  # 碳|中|和 → 碳中和
+    answer_type, focus = _asked(tokens)
     return QuestionProfile(
         text=text,
-        terms=tuple(sorted(terms, key=len, reverse=True)),
+        terms=tuple(sorted(dict.fromkeys(terms), key=len, reverse=True)),
         entities=tuple(dict.fromkeys(entities)),
         years=years,
         numbers=numbers,
-        content_bigrams=frozenset(g for g in bigrams(content) if len(g) == 2),
-        wants_list=bool(LIST_INTENT.search(text)),
-        wants_fact=bool(FACT_INTENT.search(text)),
+        content_bigrams=frozenset(g for run in runs for g in _run_bigrams(run)),
+        answer_type=answer_type,
+        focus=focus,
+        questions_asked=sum(1 for t in tokens if t.asks),
     )
 
 
-def _is_content(word: str) -> bool:
-    if not word or word in STOPWORDS or word in QUESTION_WORDS:
+def _token(word: str, flag: str) -> _Token:
+    asks = _INTERROGATIVES.get(word)
+    if asks is None:
+        # 几岁, 哪几个, 多长时间: a question word fused with what follows it (one-character
+        # question words only where jieba tags the token as a pronoun or numeral)
+        prefix = next(
+            (w for w in _BY_LENGTH if word.startswith(w) and (len(w) >= 2 or flag in ("r", "m", "l"))), None
+        )
+        asks = _INTERROGATIVES[prefix] if prefix else None
+    return _Token(word, flag, asks)
+
+
+def _content_runs(tokens: list[_Token]) -> list[list[_Token]]:
+    """Runs of adjacent content tokens: question words, function words, numbers and punctuation end a run."""
+    runs: list[list[_Token]] = [[]]
+    for i, token in enumerate(tokens):
+        if token.asks or not _is_content(token, _in_unknown_word(tokens, i)):
+            runs.append([])
+        else:
+            runs[-1].append(token)
+    return [run for run in runs if run]
+
+
+def _is_content(token: _Token, in_unknown_word: bool = False) -> bool:
+    word = token.word
+    if word in _NOT_CONTENT and not in_unknown_word or not _has_letters(word):
         return False
-    if _NUMBER.fullmatch(word):
-        return False  # years and numbers are tracked separately
-    if len(word) == 1:
-        return False  # single characters (年, 中, 和 ...) carry too little on their own
+    if len(word) == 1 and (token.flag.startswith(_JOINING_FLAGS) or word in L.FUNCTION_WORDS and not in_unknown_word):
+        return False
+    return True
+
+
+def _in_unknown_word(tokens: list[_Token], i: int) -> bool:
+    """Whether a one-character token sits beside another: jieba splits a word it does not
+    know into single characters (碳|中|和), and those are content even when one of them
+    is also a function word on its own."""
+    if len(tokens[i].word) != 1:
+        return False
+    return any(
+        0 <= j < len(tokens) and len(tokens[j].word) == 1 and _has_letters(tokens[j].word)
+        and not tokens[j].flag.startswith(_JOINING_FLAGS) and not tokens[j].asks
+        for j in (i - 1, i + 1)
+    )
+
+
+def _has_letters(word: str) -> bool:
     return bool(re.search(r"[\u3400-\u9fffA-Za-z]", word))
 
 
-# Nouns jieba tags "n" that are generic (not names). Used to keep them out of ``entities``.
-_GENERIC_NOUNS = frozenset(
-    """目标 营收 收入 利润 措施 举措 计划 项目 工作 发展 问题 时间 地点 人员 企业 公司 集团 政府 部门 会议 活动 技术 产品 方式 方法 原因 结果
-    作用 影响 成绩 成果 数量 规模 产量 比例 路线 路径 方案 要求 任务 重点 经验 意义 特点 标准 水平 能力 体系 机制 模式 阶段 步骤 愿景 口号 主题""".split()
-)
+def _joined_singles(run: list[_Token]) -> list[str]:
+    """Consecutive one-character tokens joined: jieba splits words it does not know (碳|中|和)."""
+    joined, current = [], ""
+    for token in run + [_Token("", "x")]:
+        if len(token.word) == 1 and _has_letters(token.word):
+            current += token.word
+            continue
+        if len(current) >= 2:
+            joined.append(current)
+        current = ""
+    return joined
 
 
-def _common_noun(word: str) -> bool:
-    return word in _GENERIC_NOUNS
+def _run_bigrams(run: list[_Token]) -> set[str]:
+    """Character pairs inside each content word, and across adjacent one-character tokens only.
+
+    碳|中|和|目标 gives 碳中, 中和, 目标, not 和目: a pair across a word boundary would be
+    text no passage needs to hold.
+    """
+    grams: set[str] = set()
+    for i, token in enumerate(run):
+        word = normalize(token.word)
+        grams.update(word[j : j + 2] for j in range(len(word) - 1))
+        if i and len(word) == 1 and len(run[i - 1].word) == 1:
+            grams.add(normalize(run[i - 1].word) + word)
+    return grams
 
 
-def _content_text(text: str) -> str:
-    """The question with question words and function words blanked out."""
-    for word in sorted(QUESTION_WORDS | {"的", "了", "和", "与", "及", "在", "为", "对", "是", "有"}, key=len, reverse=True):
-        text = text.replace(word, " ")
-    return text
+def _asked(tokens: list[_Token]) -> tuple[str | None, tuple[str, ...]]:
+    """The answer type the question word asks for, and the focus: the nouns nearest it.
+
+    A noun after the question word (多少名员工) is the focus; failing that, the last noun
+    before it in the same clause (总经理是谁). A generic noun right after 什么/哪个 names the
+    type instead (什么时候 → time).
+    """
+    at = next((i for i, t in enumerate(tokens) if t.asks), None)
+    if at is None:
+        return None, ()
+    kind = tokens[at].asks
+    after = [t for t in tokens[at + 1 : at + 4] if t.flag != "x"]
+    if after and after[0].word in _TYPE_NOUNS and kind in ("thing", "list", "number"):
+        if kind == "thing":
+            kind = _TYPE_NOUNS[after[0].word]
+        after = after[1:]
+    focus: list[str] = []
+    for t in after:
+        if t.asks or t.flag == "x":
+            break
+        if _is_focus(t):
+            return kind, (t.word,)
+    for t in reversed(tokens[:at]):
+        if t.flag == "x" and t.word in "，,。；;？?！!" or focus and not _is_focus(t):
+            break
+        if _is_focus(t):
+            focus.append(t.word)  # 营收|目标: a compound noun keeps both
+            if len(focus) == 2:
+                break
+    return kind, tuple(focus)
+
+
+def _is_focus(token: _Token) -> bool:
+    """A noun naming an attribute: not a name, a unit or a function word."""
+    return (
+        token.flag.startswith(("n", "vn"))
+        and not token.flag.startswith(_ENTITY_FLAGS)
+        and len(token.word) >= 2
+        and token.word not in _NOT_CONTENT
+        and token.word not in L.UNITS
+        and token.word not in _TYPE_NOUNS
+    )
 
 
 def term_weight(term: str, question: QuestionProfile) -> float:
@@ -121,3 +236,21 @@ def found(term: str, normalized_text: str) -> bool:
         half = len(term) // 2
         return term[:half] in normalized_text and term[half:] in normalized_text
     return False
+
+
+def near(term: str, normalized_text: str) -> bool:
+    """``found``, or a near form: at least half of the term's characters in one word-sized window.
+
+    售价 answers 价格, 经理 answers 总经理: papers and readers name an attribute differently.
+    """
+    if found(term, normalized_text):
+        return True
+    term = normalize(term)
+    need = max(1, len(term) // 2)
+    return sum(1 for ch in set(term) if ch in normalized_text) >= need and _shared_pair_or_char(term, normalized_text)
+
+
+def _shared_pair_or_char(term: str, text: str) -> bool:
+    if len(term) <= 2:
+        return any(ch in text for ch in term)
+    return any(term[i : i + 2] in text for i in range(len(term) - 1))

@@ -13,10 +13,10 @@ import re
 from typing import Iterable, Sequence
 
 from rag.records import Answer, Citation, SearchResult
+from rag.text.features import bigrams
+from rag.text.sentences import sentence_spans
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
-_SENTENCE = re.compile(r"[^。！？!?；;\n]+(?:[。！？!?；;]+[”’」』）)\]】]*)?")
-_SPACE = re.compile(r"\s+")
 
 # A sentence of the passage counts as "the supporting sentence" for a paraphrased
 # answer sentence when at least this share of the answer sentence's character bigrams
@@ -62,11 +62,6 @@ def _clean_sentence(sentence: str) -> str:
     return _MARKER.sub("", sentence or "").strip()
 
 
-def _bigrams(text: str) -> set[str]:
-    text = _SPACE.sub("", text)
-    return {text[i : i + 2] for i in range(len(text) - 1)}
-
-
 def support_spans(passage: str, support: Iterable[str]) -> list[tuple[int, int]]:
     """Character spans of ``passage`` that back the answer sentences in ``support``.
 
@@ -90,8 +85,8 @@ def support_spans(passage: str, support: Iterable[str]) -> list[tuple[int, int]]
             spans.append((start, start + len(sentence)))
             continue
         if sentences is None:
-            sentences = [(m.start(), m.end(), _bigrams(m.group())) for m in _SENTENCE.finditer(passage) if m.group().strip()]
-        wanted = _bigrams(sentence)
+            sentences = [(start, end, bigrams(passage[start:end])) for start, end in sentence_spans(passage)]
+        wanted = bigrams(sentence)
         if not wanted:
             continue
         best, best_share = None, 0.0
@@ -100,12 +95,7 @@ def support_spans(passage: str, support: Iterable[str]) -> list[tuple[int, int]]
             if share > best_share:
                 best, best_share = (s_start, s_end), share
         if best is not None and best_share >= FUZZY_MIN_OVERLAP:
-            # trim surrounding whitespace from the marked sentence
-            s_start, s_end = best
-            text = passage[s_start:s_end]
-            s_start += len(text) - len(text.lstrip())
-            s_end -= len(text) - len(text.rstrip())
-            spans.append((s_start, s_end))
+            spans.append(best)  # sentence spans are whitespace-trimmed already
     return _merge(spans)
 
 

@@ -1,4 +1,4 @@
-from rag.text.question import found, profile, term_weight
+from rag.text.question import found, near, profile, term_weight
 
 
 def test_profile_separates_terms_years_and_numbers():
@@ -25,3 +25,32 @@ def test_found_matches_long_terms_by_their_halves():
     assert found("碳中和", "2050年实现碳中和")
     assert found("低碳冶金", "低碳绿色冶金")  # 低碳 … 冶金
     assert not found("降碳", "碳排放")
+
+
+def test_answer_type_and_focus_come_from_the_question_word():
+    asked = profile("太钢集团的总经理是谁？")
+    assert (asked.answer_type, asked.focus) == ("person", ("总经理",))
+    asked = profile("泰鑫瓷业有多少名员工？")
+    assert (asked.answer_type, asked.focus) == ("number", ("员工",))  # the noun after 多少名, not the firm
+    assert profile("项目什么时候开工？").answer_type == "time"  # 什么 + 时候
+    assert profile("第一书记叫什么名字？").answer_type == "person"
+    assert profile("中铝集团在减排方面做了哪些工作").answer_type == "list"
+    assert not profile("太钢的碳中和目标是什么").wants_fact
+
+
+def test_a_multi_part_question_is_not_one_typed_fact():
+    asked = profile("改造花了多长时间、多少钱？")
+    assert asked.questions_asked == 2 and not asked.wants_fact
+
+
+def test_content_bigrams_come_from_content_words_only():
+    asked = profile("太钢的碳中和目标是什么")
+    assert "碳中和" in asked.terms  # jieba splits it 碳|中|和; the one-character run is joined again
+    assert {"太钢", "碳中", "中和", "目标"} <= asked.content_bigrams
+    assert not {"钢碳", "中目", "和目"} & asked.content_bigrams  # no pairs across words or dropped words
+
+
+def test_near_accepts_another_form_of_the_same_attribute():
+    assert near("价格", "售价198元")
+    assert near("总经理", "副总经理张三")
+    assert not near("总经理", "董事长盛更红")

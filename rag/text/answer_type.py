@@ -1,0 +1,74 @@
+"""Whether a sentence holds an answer of the type a question asks for: a person's name, a
+date, a quantity, a place, an organisation. Read from jieba's part-of-speech tags and the
+units of ``lexicon.toml``, not from word lists of topics.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import jieba.posseg
+
+from rag.text import lexicon as L
+from rag.text.features import normalize
+
+_NUMERAL = r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千万两几数]+)"
+_UNITS = "|".join(sorted(map(re.escape, L.UNITS), key=len, reverse=True))
+QUANTITY = re.compile(f"{_NUMERAL}\\s*(?:多|余)?\\s*(?:{_UNITS})")
+_YEAR_ONLY = re.compile(r"^(?:19|20)\d{2}\s*年$")
+DATE = re.compile(r"(?:19|20)\d{2}年(?:\d{1,2}月)?(?:\d{1,2}日)?|\d{1,2}月\d{1,2}日|\d{1,2}月(?:上|中|下)旬|[一二三四五六七八九十]+月")
+_ORGANISATION_ENDINGS = tuple(L.words("interrogatives", "organisation_nouns"))
+
+
+@lru_cache(maxsize=1 << 14)
+def tagged(sentence: str) -> tuple[tuple[str, str], ...]:
+    """The sentence's (word, part-of-speech) pairs (cached: sentences recur across questions)."""
+    return tuple((p.word, p.flag) for p in jieba.posseg.cut(sentence))
+
+
+def holds_answer(kind: str | None, sentence: str, question: str) -> bool:
+    """Whether ``sentence`` holds something of ``kind`` that the question itself does not name."""
+    if kind == "number":
+        dates = [m.span() for m in DATE.finditer(sentence)]
+        return any(
+            not _YEAR_ONLY.match(m.group()) and m.group() not in question and not _inside(m.span(), dates)
+            for m in QUANTITY.finditer(sentence)
+        )
+    if kind == "time":
+        return bool(DATE.search(sentence)) or any(
+            flag == "t" and re.search(r"\d|[一二三四五六七八九十]", word) for word, flag in tagged(sentence)
+        )
+    wanted = {"person": ("nr",), "place": ("ns",), "organisation": ("nt", "nz")}.get(kind or "")
+    if wanted is None:
+        return True  # an untyped question: any sentence may answer it
+    asked = normalize(question)
+    for word, flag in tagged(sentence):
+        if len(word) < 2 or normalize(word) in asked:
+            continue
+        if flag.startswith(wanted):
+            return True
+        if kind == "organisation" and word.endswith(_ORGANISATION_ENDINGS) and len(word) > 3:
+            return True
+    return False
+
+
+def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
+    return any(start <= span[0] and span[1] <= end for start, end in spans)
+
+
+def credits_person(sentence: str) -> bool:
+    """A photo credit or byline (``张三 摄``, ``记者 李四``): news style names a person this way."""
+    return any(word in sentence for word in L.PHOTO_CREDIT_WORDS | L.BYLINE_WORDS)
+
+
+def answer_clause(kind: str | None, sentence: str, question: str) -> tuple[int, int] | None:
+    """The span of the clause of ``sentence`` that holds the asked fact, or None."""
+    start = 0
+    for m in list(re.finditer(r"[，,；;：:]", sentence)) + [None]:
+        end = m.end() if m else len(sentence)
+        clause = sentence[start:end]
+        if holds_answer(kind, clause, question):
+            return start, end
+        start = end
+    return None

@@ -1,0 +1,43 @@
+"""Where Chinese sentences end: the one sentence splitter of chunking, answering and the UI.
+
+A sentence ends at final punctuation (repeated, as in "……" or "？！") followed by any
+closing quotes or brackets (``…第一责任人。”``), or at a line break. ASCII "." is not an
+end, so numbers such as 30.77% are never split. Spans are offsets into the text, so
+callers can quote sentences verbatim.
+"""
+
+from __future__ import annotations
+
+import re
+
+SENTENCE_END = "。！？；…!?;"
+CLOSERS = "”’」』）)】》〕\"'"
+SENTENCE_BREAK = re.compile(f"[{re.escape(SENTENCE_END)}]+[{re.escape(CLOSERS)}]*|\n")
+# Where a long sentence divides into clauses: after a comma-like mark.
+CLAUSE_BREAK = re.compile("[，、：,:]")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` offsets of each sentence of ``text``, whitespace trimmed, empty ones left out."""
+    spans = []
+    start = 0
+    for m in SENTENCE_BREAK.finditer(text):
+        end = m.end() if m.group() != "\n" else m.start()
+        spans.append(_strip_span(text, start, end))
+        start = m.end()
+    spans.append(_strip_span(text, start, len(text)))
+    return [(s, e) for s, e in spans if e > s]
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of ``text`` (see ``sentence_spans``)."""
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Narrow ``[start, end)`` so it neither starts nor ends with whitespace."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

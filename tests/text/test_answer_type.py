@@ -1,0 +1,28 @@
+from rag.text.answer_type import answer_clause, holds_answer
+
+
+def test_a_person_is_a_name_the_question_does_not_already_give():
+    assert holds_answer("person", "太重集团党委书记、董事长韩珍堂到现场检查指导。", "太重集团的党委书记是谁")
+    assert not holds_answer("person", "太重集团召开安全生产会议。", "太重集团的党委书记是谁")
+
+
+def test_a_quantity_is_a_number_with_a_unit_and_a_year_alone_is_not():
+    assert holds_answer("number", "公司现有员工1200名。", "公司有多少名员工")
+    assert holds_answer("number", "产能达到三十万吨。", "产能多少")
+    assert not holds_answer("number", "2024年公司稳步发展。", "公司有多少名员工")
+
+
+def test_a_time_is_a_date():
+    assert holds_answer("time", "项目于3月5日开工。", "项目什么时候开工")
+    assert not holds_answer("time", "项目进展顺利。", "项目什么时候开工")
+
+
+def test_untyped_questions_accept_any_sentence():
+    assert holds_answer("thing", "任何句子。", "目标是什么")
+
+
+def test_the_answer_clause_is_the_clause_holding_the_fact():
+    sentence = "1月5日上午，在安全生产检查中，太重集团党委书记、董事长韩珍堂带队，深入生产一线察看。"
+    start, end = answer_clause("person", sentence, "太重集团的党委书记是谁")
+    assert "韩珍堂" in sentence[start:end]
+    assert "察看" not in sentence[start:end]
