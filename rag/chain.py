@@ -24,13 +24,14 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from rag.answer import Draft, Generator
 from rag.answer import prompts as P
-from rag.answer.citations import check_citations
+from rag.answer.citations import SUPPORT_POSITION, check_citations
 from rag.answer.extractive import ExtractiveGenerator
 from rag.answer.question_input import prepare_question
 from rag.answer.rewrite import rewrite_rule_based
 from rag.config import Settings
 from rag.errors import InputError
 from rag.records import Answer
+from rag.store.calibration import measure
 
 GENERATORS = ("extractive", "openai")
 
@@ -137,7 +138,9 @@ class AnswerPipeline:
         if draft.refused:
             answer = Answer(state["question"], self.refusal, True, [], contexts, standalone_question=standalone)
         else:
-            checked = check_citations(draft.text, contexts, embed=self._embed_passages, exempt=[self.refusal])
+            checked = check_citations(
+                draft.text, contexts, embed=self._embed_passages, min_cosine=self._support_cosine(), exempt=[self.refusal]
+            )
             # an answer no passage supports is not taken from the passages: refuse instead of showing it
             refused = not checked.citations
             answer = Answer(
@@ -179,6 +182,14 @@ class AnswerPipeline:
 
                     self._generators[name] = OpenAIGenerator(self.settings)
             return self._generators[name]
+
+    def _support_cosine(self) -> float | None:
+        """The cosine at which a passage supports a sentence, on this index's own scale (measured once)."""
+        if not hasattr(self, "_support"):
+            store = getattr(self.searcher, "store", None)
+            scale = measure(store.vectors, store.chunks) if store is not None and store.chunks else None
+            self._support = scale.at(SUPPORT_POSITION) if scale else None
+        return self._support
 
     def _embed_query(self, text: str) -> np.ndarray:
         """The question's vector, computed once per question for retrieval and sentence scoring."""

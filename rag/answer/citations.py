@@ -1,9 +1,12 @@
 """Check the citations of a generated answer against the passages it was given.
 
 - A marker ``[n]`` that points to no passage is removed.
+- Every sentence that carries a marker is checked against the passage the marker points
+  to; a marker whose passage does not support its sentence is removed (an LLM's wrong,
+  swapped or invented ``[1]``).
 - A sentence left without a marker gets the passage that clearly supports it (lexical
-  match first, then embedding cosine when an embedding function is given), or is
-  flagged as unsupported.
+  match first, then embedding cosine when an embedding function is given): it is
+  re-pointed there, or flagged as unsupported.
 - The citations returned are exactly the passages the remaining markers point to, so
   every citation shown is real.
 """
@@ -22,8 +25,10 @@ from rag.text.features import bigrams, containment, normalize
 
 # A sentence is lexically supported by a passage holding this share of its character bigrams.
 MIN_LEXICAL_SUPPORT = 0.6
-# ... or, failing that, when their embedding cosine reaches this (e5 scale: unrelated text sits near 0.75-0.80).
-MIN_COSINE_SUPPORT = 0.86
+# ... or, failing that, when their embedding cosine reaches this position on the index's own
+# cosine scale (rag.store.calibration: 0 = passages of different articles, 1 = consecutive
+# passages of one article). The chain passes the cosine; without it only lexical support counts.
+SUPPORT_POSITION = 0.35
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised vectors
 
@@ -36,8 +41,8 @@ class CheckedAnswer:
     answer: str
     citations: list[Citation] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
-    removed_markers: list[int] = field(default_factory=list)
-    added_markers: dict[str, int] = field(default_factory=dict)  # sentence -> passage it was given
+    removed_markers: list[int] = field(default_factory=list)  # pointing nowhere, or to a passage that does not support the sentence
+    added_markers: dict[str, int] = field(default_factory=dict)  # sentence -> passage it was given (or re-pointed to)
 
 
 def normalize_markers(text: str) -> str:
@@ -62,11 +67,13 @@ def check_citations(
     contexts: Sequence[SearchResult],
     *,
     embed: Embed | None = None,
+    min_cosine: float | None = None,
     exempt: Sequence[str] = (),
 ) -> CheckedAnswer:
     """Validate and complete the ``[n]`` markers of ``draft``; ``n`` is a context's ``rank``.
 
-    ``exempt`` lists sentences that need no citation (the refusal text).
+    ``min_cosine`` is the embedding cosine that counts as support (``SUPPORT_POSITION`` on
+    the index's scale); ``exempt`` lists sentences that need no citation (the refusal text).
     """
     draft = normalize_markers(draft)
     by_n = {r.rank: r for r in contexts}
@@ -86,12 +93,20 @@ def check_citations(
                 removed.append(n)
         kept.append(valid)
 
+    # sentences with markers: keep only the markers whose passage supports the sentence
+    marked = [i for i, valid in enumerate(kept) if valid]
+    for i, supported in zip(marked, _supported_by(
+        [strip_markers(sentences[i]) for i in marked], [[by_n[n] for n in kept[i]] for i in marked], embed, min_cosine
+    )):
+        removed.extend(n for n in kept[i] if n not in supported)
+        kept[i] = supported
+
     # sentences without a valid marker: find the passage that supports them
     needs = [
         i for i, s in enumerate(sentences)
         if not kept[i] and normalize(strip_markers(s)).strip("。！？!?；;，,：: ") not in exempt_norm
     ]
-    found = _best_support([strip_markers(sentences[i]) for i in needs], contexts, embed)
+    found = _best_support([strip_markers(sentences[i]) for i in needs], contexts, embed, min_cosine)
     unsupported: list[str] = []
     added: dict[str, int] = {}
     for i, n in zip(needs, found):
@@ -129,7 +144,26 @@ def _with_markers(sentence: str, numbers: list[int]) -> str:
     return core + "".join(f"[{n}]" for n in numbers) + tail
 
 
-def _best_support(sentences: list[str], contexts: Sequence[SearchResult], embed: Embed | None) -> list[int | None]:
+def _supported_by(
+    sentences: list[str], cited: list[list[SearchResult]], embed: Embed | None, min_cosine: float | None
+) -> list[list[int]]:
+    """For each sentence, the ranks among its cited passages that support it (lexically, else by cosine)."""
+    results = [[r.rank for r in passages if lexical_support(s, r.chunk.text) >= MIN_LEXICAL_SUPPORT] for s, passages in zip(sentences, cited)]
+    missing = [i for i, ranks in enumerate(results) if not ranks]
+    if embed is None or min_cosine is None or not missing:
+        return results
+    passages = {r.rank: r for i in missing for r in cited[i]}
+    order = list(passages)
+    vectors = embed([sentences[i] for i in missing] + [passages[n].chunk.text for n in order])
+    sent_vecs, passage_vecs = vectors[: len(missing)], dict(zip(order, vectors[len(missing) :]))
+    for row, i in enumerate(missing):
+        results[i] = [r.rank for r in cited[i] if float(sent_vecs[row] @ passage_vecs[r.rank]) >= min_cosine]
+    return results
+
+
+def _best_support(
+    sentences: list[str], contexts: Sequence[SearchResult], embed: Embed | None, min_cosine: float | None
+) -> list[int | None]:
     """For each sentence, the rank of the passage that clearly supports it, or None."""
     if not sentences or not contexts:
         return [None] * len(sentences)
@@ -139,12 +173,12 @@ def _best_support(sentences: list[str], contexts: Sequence[SearchResult], embed:
         best = max(scores)
         results.append(best[2] if best[0] >= MIN_LEXICAL_SUPPORT else None)
     missing = [i for i, n in enumerate(results) if n is None]
-    if embed is not None and missing:
+    if embed is not None and min_cosine is not None and missing:
         vectors = embed([sentences[i] for i in missing] + [r.chunk.text for r in contexts])
         sent_vecs, passage_vecs = vectors[: len(missing)], vectors[len(missing) :]
         cosine = sent_vecs @ passage_vecs.T
         for row, i in enumerate(missing):
             j = int(np.argmax(cosine[row]))
-            if cosine[row, j] >= MIN_COSINE_SUPPORT:
+            if cosine[row, j] >= min_cosine:
                 results[i] = contexts[j].rank
     return results

@@ -20,7 +20,8 @@ READABLE_VERSIONS = (1, 2)  # version 1 has no checksums; the next ingest rewrit
 
 
 def processing_fingerprint() -> str:
-    """A hash of the code that turns files into chunks (rag/corpus/*.py and rag/chunking.py).
+    """A hash of the code that turns files into chunks and BM25 terms (rag/corpus/*.py,
+    rag/chunking.py, the text basics they use and the tokeniser with its lexicon).
 
     When that code changes, every file is re-chunked on the next ingest, so an index never
     mixes passages cleaned by two versions of the cleaner. Vectors of unchanged chunk texts
@@ -28,7 +29,9 @@ def processing_fingerprint() -> str:
     """
     package = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    for path in sorted((package / "corpus").glob("*.py")) + [package / "chunking.py"]:
+    text = package / "text"
+    shared = [text / "chars.py", text / "sentences.py", text / "features.py", text / "lexicon.toml", package / "store" / "tokenize.py"]
+    for path in sorted((package / "corpus").glob("*.py")) + [package / "chunking.py"] + shared:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -12,19 +12,16 @@ import threading
 
 import jieba
 
+from rag.text.chars import CJK_RUN
+from rag.text.features import bigram_sequence
+from rag.text.lexicon import FUNCTION_WORDS, interrogatives
+
 jieba.setLogLevel(logging.WARNING)
 
-# Function words and question words that carry no topical signal in a news question.
-STOPWORDS = frozenset(
-    """的 了 和 与 及 或 是 在 为 对 把 被 将 从 向 以 于 由 等 也 都 而 并 之 其 这 那 个 有 就 中 上 下
-    吗 呢 吧 啊 么 什么 哪些 哪个 哪里 哪 谁 多少 几 怎么 怎样 如何 为什么 何时 何 是否 请问 请 一下 介绍
-    一个 一些 我们 他们 它们 我 你 他 她 它 该 此 哪位 多久 多长 多大 时候 情况 方面 呢 吗""".split()
-)
+# Function words and question words carry no topical signal in a news question (lexicon.toml).
+STOPWORDS = FUNCTION_WORDS | frozenset(interrogatives())
 
 _PUNCT_ONLY = re.compile(r"^[\W_]+$", re.UNICODE)
-
-
-_CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
 
 
 def tokenize(text: str) -> list[str]:
@@ -38,8 +35,7 @@ def tokenize(text: str) -> list[str]:
         token = token.strip().lower()
         if token and token not in STOPWORDS and not _PUNCT_ONLY.match(token):
             words.append(token)
-    bigrams = [run[i : i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)]
-    return words + bigrams
+    return words + bigram_sequence(text, CJK_RUN)
 
 
 def load_dictionary_in_background() -> threading.Thread:

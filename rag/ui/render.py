@@ -219,6 +219,8 @@ def message_html(answer: Answer) -> str:
         parts.append(f'<div class="rag-note rag-notice">{escape(notice)}</div>')
     if answer.standalone_question and answer.standalone_question.strip() != answer.question.strip():
         parts.append(f'<div class="rag-note">按上下文理解为：{escape(answer.standalone_question)}</div>')
+    for sentence in answer.unsupported:  # a sentence no passage supports is shown as such
+        parts.append(f'<div class="rag-note rag-unsupported">未找到出处 / no supporting passage：{escape(sentence)}</div>')
     parts.append(sources_html(answer.citations, uncited(answer)))
     return "".join(parts)
 

@@ -38,7 +38,7 @@ def test_embedding_match_is_the_fallback_for_paraphrases():
 
     assert texts  # all known to the stub
     assert check_citations(paraphrase, CONTEXTS).unsupported == [paraphrase]
-    checked = check_citations(paraphrase, CONTEXTS, embed=embed)
+    checked = check_citations(paraphrase, CONTEXTS, embed=embed, min_cosine=0.9)
     assert checked.answer == paraphrase + "[3]" and [c.n for c in checked.citations] == [3]
     assert checked.unsupported == []
 
@@ -64,3 +64,32 @@ def test_marker_spellings_are_normalised():
 def test_lexical_support_is_one_for_verbatim_quotes():
     assert lexical_support("太钢正式发布了不锈钢低碳冶金技术路线图[1]。", ROADMAP) == 1.0
     assert lexical_support("宝武集团发布了氢冶金示范工程", ROADMAP) < 0.6
+
+
+def test_a_marker_whose_passage_does_not_support_the_sentence_is_re_pointed():
+    # an LLM-style reply citing the wrong passage: the sentence is passage 2's, not 1's
+    checked = check_citations("太钢确立了“13460”绿色低碳发展模式[1]。", CONTEXTS)
+    assert checked.answer == "太钢确立了“13460”绿色低碳发展模式[2]。"
+    assert checked.removed_markers == [1]
+    assert [c.n for c in checked.citations] == [2]
+
+
+def test_swapped_markers_are_each_sent_to_their_own_passage():
+    draft = "太钢正式发布了不锈钢低碳冶金技术路线图[3]。盛更红到娄烦县调研帮扶村产业项目情况[1]。"
+    checked = check_citations(draft, CONTEXTS)
+    assert checked.answer == "太钢正式发布了不锈钢低碳冶金技术路线图[1]。盛更红到娄烦县调研帮扶村产业项目情况[3]。"
+    assert sorted(checked.removed_markers) == [1, 3]
+
+
+def test_an_invented_claim_with_a_real_marker_is_unsupported():
+    draft = "太钢正式发布了不锈钢低碳冶金技术路线图[1]。太钢的营收在2060年将达到一万亿元[1]。"
+    checked = check_citations(draft, CONTEXTS)
+    assert checked.unsupported == ["太钢的营收在2060年将达到一万亿元。"]
+    assert checked.answer.count("[1]") == 1  # only the supported sentence keeps its marker
+    assert checked.citations[0].support == ["太钢正式发布了不锈钢低碳冶金技术路线图。"]
+
+
+def test_of_two_markers_only_the_supporting_one_stays():
+    checked = check_citations("太钢正式发布了不锈钢低碳冶金技术路线图[1][3]。", CONTEXTS)
+    assert checked.answer == "太钢正式发布了不锈钢低碳冶金技术路线图[1]。"
+    assert checked.removed_markers == [3]

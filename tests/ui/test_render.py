@@ -115,3 +115,9 @@ def test_stats_markdown_lists_counts_model_and_build_time():
         assert expected in text
     assert "索引不可用" in render.stats_markdown(None, "No index found <x>")
     assert "&lt;x&gt;" in render.stats_markdown(None, "No index found <x>")
+
+
+def test_message_html_flags_sentences_no_passage_supports():
+    answer = Answer("问题", "有出处的句子。没有出处的句子。", False, [], [], unsupported=["没有出处的句子。"])
+    html = render.message_html(answer)
+    assert 'class="rag-note rag-unsupported"' in html and "没有出处的句子。" in html
