@@ -12,18 +12,6 @@ from functools import lru_cache
 from rag.text.features import bigrams, containment, normalize
 from rag.text.question import QuestionProfile, found, term_weight
 
-# Words news questions use for what papers write differently.
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "照片": ("摄", "图为"),
-    "拍摄": ("摄",),
-    "作者": ("记者", "通讯员", "文/", "撰稿"),
-    "产能": ("年产", "产能"),
-    "位置": ("位于",),
-    "地点": ("位于", "举行", "召开"),
-    "成员": ("成员", "分别是"),
-}
-
-
 def lexical_score(question: QuestionProfile, text: str) -> float:
     """0..1: weighted share of the question's terms, bigrams and numbers found in ``text``."""
     norm = normalize(text)
@@ -51,4 +39,4 @@ def _weighted_terms(question: QuestionProfile) -> tuple[tuple[tuple[str, float],
 
 
 def term_in(term: str, norm: str) -> bool:
-    return found(term, norm) or any(alt in norm for alt in SYNONYMS.get(term, ()))
+    return found(term, norm)

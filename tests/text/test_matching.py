@@ -17,9 +17,11 @@ def test_the_year_must_match_exactly():
     assert lexical_score(QUESTION, "太钢2030年碳排放降低16%。") > lexical_score(QUESTION, "太钢2035年碳排放降低30%。")
 
 
-def test_synonyms_count_as_the_question_term():
+def test_a_credit_scores_for_who_took_the_photo():
+    from rag.answer.scoring import kind_bonus
+
     photo = profile("这张照片是谁拍摄的")
-    assert lexical_score(photo, "本报记者 王强 摄") > lexical_score(photo, "本报记者 王强")
+    assert kind_bonus(photo, "本报记者 王强 摄") > kind_bonus(photo, "太钢召开安全生产会议。")
 
 
 def test_a_question_without_content_matches_nothing():
