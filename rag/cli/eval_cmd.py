@@ -132,14 +132,22 @@ def print_summary(report: dict, paths: dict) -> None:
 
     k = report["config"]["k"]
     r, a, c = report["retrieval"], report["answer"], report["counts"]
+    intervals = report.get("intervals_95", {})
+
+    def fmt_ci(part: str, name: str) -> str:  # the rate with its bootstrap 95 % interval
+        value = (r if part == "retrieval" else a)[name]
+        low_high = intervals.get(part, {}).get(name)
+        return fmt(value) + (f" [{fmt(low_high[0])}–{fmt(low_high[1])}]" if low_high and value is not None else "")
+
     print(f"questions {c['questions']} ({c['answerable']} answerable, {c['unanswerable']} unanswerable) · k {k} · mode {report['config']['mode']}")
-    print(f"retrieval: hit@1 {fmt(r['hit@1'])} · hit@{k} {fmt(r['hit@k'])} · MRR {fmt(r['mrr'])} · context key-point recall {fmt(r['context_key_point_recall'])}")
+    print(f"retrieval: hit@1 {fmt_ci('retrieval', 'hit@1')} · hit@{k} {fmt_ci('retrieval', 'hit@k')} · MRR {fmt_ci('retrieval', 'mrr')} · "
+          f"context key-point recall {fmt_ci('retrieval', 'context_key_point_recall')}   (95 % bootstrap intervals)")
     if a.get("skipped"):
         print(f"answers: skipped ({a['reason']})")
     else:
-        print(f"answers: key-point recall {fmt(a['key_point_recall'])} · all key points {fmt(a['all_key_points_rate'])} · "
-              f"refusal accuracy {fmt(a['refusal_accuracy'])} · false refusals {fmt(a['false_refusal_rate'])} · "
-              f"citation validity {fmt(a['citation_validity'])} · citation support {fmt(a['citation_support'])}")
+        print(f"answers: key-point recall {fmt_ci('answer', 'key_point_recall')} · all key points {fmt_ci('answer', 'all_key_points_rate')} · "
+              f"refusal accuracy {fmt_ci('answer', 'refusal_accuracy')} · false refusals {fmt_ci('answer', 'false_refusal_rate')} · "
+              f"citation validity {fmt_ci('answer', 'citation_validity')} · citation support {fmt_ci('answer', 'citation_support')}")
     judge = report["judge"]
     print("judge: " + (f"skipped ({judge['reason']})" if judge.get("skipped") else
                        f"faithfulness {fmt(judge['faithfulness'])} · answer correctness {fmt(judge['answer_correctness'])}"))

@@ -253,6 +253,31 @@ def aggregate_counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     }
 
 
+BOOTSTRAP_SAMPLES = 1000
+
+
+def confidence_intervals(
+    rows: Sequence[Mapping[str, Any]], samples: int = BOOTSTRAP_SAMPLES, seed: int = 0
+) -> dict[str, dict[str, list[float] | None]]:
+    """Bootstrap 95 % intervals of every retrieval and answer rate: the questions are drawn
+    again with replacement ``samples`` times and each rate's 2.5th and 97.5th percentiles
+    kept. A change inside the interval is not evidence of progress."""
+    import random
+
+    rng = random.Random(seed)
+    drawn: dict[str, dict[str, list[float]]] = {"retrieval": {}, "answer": {}}
+    for _ in range(samples):
+        sample = [rows[rng.randrange(len(rows))] for _ in rows]
+        for part, values in (("retrieval", aggregate_retrieval(sample)), ("answer", aggregate_answer(sample) or {})):
+            for name, value in values.items():
+                if value is not None:
+                    drawn[part].setdefault(name, []).append(value)
+    return {
+        part: {name: [percentile(values, 2.5), percentile(values, 97.5)] for name, values in by_name.items()}
+        for part, by_name in drawn.items()
+    }
+
+
 def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Retrieval, answer and count aggregates for one group of per-question rows."""
     return {"retrieval": aggregate_retrieval(rows), "answer": aggregate_answer(rows), "counts": aggregate_counts(rows)}

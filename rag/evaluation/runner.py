@@ -243,6 +243,7 @@ def build_report(
         "answer": answer,
         "latency_ms": metrics.aggregate_latency(rows),
         "counts": overall["counts"],
+        "intervals_95": metrics.confidence_intervals(rows) if rows else {},
         "by_type": metrics.breakdown(rows, "type", QUESTION_TYPES),
         "by_file": metrics.breakdown(rows, "file"),
         "baselines": baselines if baselines is not None else {"skipped": True, "reason": "run with --compare"},

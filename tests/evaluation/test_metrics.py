@@ -161,3 +161,17 @@ def test_summarize_without_answers():
     rows = [_row("a", "factoid", "x.txt", CHUNKS)]
     s = m.summarize(rows)
     assert s["answer"] is None and s["counts"]["answered"] == 0
+
+
+def test_bootstrap_intervals_hold_the_rate_and_widen_with_fewer_questions():
+    from rag.evaluation.metrics import aggregate_retrieval, confidence_intervals
+
+    def row(hit):
+        return {"retrieval": {"hit@1": hit, "hit@k": hit, "mrr": hit}, "context_key_point_recall": None}
+
+    many = [row(1.0)] * 80 + [row(0.0)] * 20
+    few = [row(1.0)] * 8 + [row(0.0)] * 2
+    low, high = confidence_intervals(many)["retrieval"]["hit@1"]
+    assert low < aggregate_retrieval(many)["hit@1"] < high
+    few_low, few_high = confidence_intervals(few)["retrieval"]["hit@1"]
+    assert few_high - few_low > high - low

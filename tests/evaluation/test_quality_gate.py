@@ -3,6 +3,7 @@
 Runs `rag eval` on the dev question set against a real index of the bundled corpus
 (the session's ``corpus_settings`` fixture), then checks:
 
+- every figure named under ``max`` (false refusals) stays at or below its ceiling, and
 - every figure named under ``min`` in thresholds.json (retrieval hit@5, answer
   key-point recall) is at or above its floor;
 - the independent scorer (bench/score_independent.py) recomputes the same figures
@@ -53,11 +54,16 @@ def dev_run(corpus_settings, thresholds, tmp_path_factory):
 
 
 def test_thresholds_file_is_well_formed(thresholds):
-    assert set(thresholds["min"]) >= {"retrieval.hit@k", "answer.key_point_recall"}
+    assert set(thresholds["min"]) >= {"retrieval.hit@k", "answer.key_point_recall", "answer.refusal_accuracy"}
+    assert set(thresholds["max"]) >= {"answer.false_refusal_rate"}
     for name, floor in thresholds["min"].items():
         measured = thresholds["measured"][name]
         assert 0.0 < floor <= measured <= 1.0, name
         assert measured - floor <= 0.05, f"{name}: floor {floor} is far below the measured {measured}; raise it"
+    for name, ceiling in thresholds["max"].items():
+        measured = thresholds["measured"][name]
+        assert 0.0 <= measured <= ceiling < 1.0, name
+        assert ceiling - measured <= 0.05, f"{name}: ceiling {ceiling} is far above the measured {measured}; lower it"
 
 
 def test_dev_set_meets_thresholds(dev_run, thresholds):
@@ -69,6 +75,10 @@ def test_dev_set_meets_thresholds(dev_run, thresholds):
         value = lookup(report, name)
         if value is None or value < floor:
             failures.append(f"{name} = {value} < {floor}")
+    for name, ceiling in thresholds.get("max", {}).items():
+        value = lookup(report, name)
+        if value is None or value > ceiling:
+            failures.append(f"{name} = {value} > {ceiling}")
     assert not failures, "quality gate: " + "; ".join(failures)
 
 
