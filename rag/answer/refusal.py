@@ -7,7 +7,7 @@ passages and the answerer's best sentences, never a list of topics.
 - the question asks for the assistant's own instructions and no passage mentions them;
 - the year (or every year / number) named in the question appears in no passage;
 - a name (person, place, organisation) in the question appears in no passage;
-- the question's focus, the attribute asked for (总经理, 员工, 售价), appears in no
+- the question's focus, the attribute asked for (厂长, 员工, 售价), appears in no
   passage, not even in a near form (``rag.text.question.near``); not for lists, whose
   category (措施, 主张) the papers rarely name, nor for "who took / wrote it" when a
   credit or byline is at hand;

@@ -1,8 +1,8 @@
 """What a question asks about: its content terms, names, years and numbers, the answer type
 its question word implies, and its focus (the attribute asked for).
 
-``太钢集团的总经理是谁`` → answer type ``person``, focus ``总经理``, names ``太钢``…;
-``泰鑫瓷业有多少名员工`` → ``number``, focus ``员工``. Question words, function words and
+``某厂的厂长是谁`` → answer type ``person``, focus ``厂长``;
+``某公司有多少名员工`` → ``number``, focus ``员工``. Question words, function words and
 units come from ``lexicon.toml``; names and nouns from jieba's part-of-speech tags. The
 extractive answerer (which sentences matter), retrieval's sentence re-ranking and the
 refusal check all read the same ``QuestionProfile``.
@@ -46,7 +46,7 @@ class QuestionProfile:
     numbers: tuple[str, ...]  # numbers other than years
     content_bigrams: frozenset[str] = field(default_factory=frozenset)
     answer_type: str | None = None  # person, time, number, place, organisation, list, reason, manner, thing
-    focus: tuple[str, ...] = ()  # the attribute asked for (总经理, 员工, 目标), nearest the question word first
+    focus: tuple[str, ...] = ()  # the attribute asked for (厂长, 员工, 目标), nearest the question word first
     questions_asked: int = 0  # question words in the question: more than one is a multi-part question
 
     @property
@@ -101,7 +101,7 @@ def profile(question: str) -> QuestionProfile:
 def _token(word: str, flag: str) -> _Token:
     asks = _INTERROGATIVES.get(word)
     if asks is None:
-        # 几岁, 哪几个, 多长时间: a question word fused with what follows it (one-character
+        # 几岁, 哪几个: a question word fused with what follows it (one-character
         # question words only where jieba tags the token as a pronoun or numeral)
         prefix = next(
             (w for w in _BY_LENGTH if word.startswith(w) and (len(w) >= 2 or flag in ("r", "m", "l"))), None
@@ -179,7 +179,7 @@ def _asked(tokens: list[_Token]) -> tuple[str | None, tuple[str, ...]]:
     """The answer type the question word asks for, and the focus: the nouns nearest it.
 
     A noun after the question word (多少名员工) is the focus; failing that, the last noun
-    before it in the same clause (总经理是谁). A generic noun right after 什么/哪个 names the
+    before it in the same clause (厂长是谁). A generic noun right after 什么/哪个 names the
     type instead (什么时候 → time).
     """
     at = next((i for i, t in enumerate(tokens) if t.asks), None)
@@ -241,7 +241,7 @@ def found(term: str, normalized_text: str) -> bool:
 def near(term: str, normalized_text: str) -> bool:
     """``found``, or a near form: at least half of the term's characters in one word-sized window.
 
-    售价 answers 价格, 经理 answers 总经理: papers and readers name an attribute differently.
+    售价 answers 价格, 经理 answers 副经理: papers and readers name an attribute differently.
     """
     if found(term, normalized_text):
         return True
