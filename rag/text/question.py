@@ -178,39 +178,70 @@ def _run_bigrams(run: list[_Token]) -> set[str]:
 def _asked(tokens: list[_Token]) -> tuple[str | None, tuple[str, ...]]:
     """The answer type the question word asks for, and the focus: the nouns nearest it.
 
-    A noun after the question word (多少名员工) is the focus; failing that, the last noun
-    before it in the same clause (厂长是谁). A generic noun right after 什么/哪个 names the
-    type instead (什么时候 → time).
+    A noun right after the question word (多少名员工) is the focus; failing that, the noun
+    heading the phrase just before it (厂长是谁, 无人机的最大载重是多少 → 载重). A generic
+    noun right after 什么/哪个 names the type instead (什么时候 → time).
     """
     at = next((i for i, t in enumerate(tokens) if t.asks), None)
     if at is None:
         return None, ()
     kind = tokens[at].asks
-    after = [t for t in tokens[at + 1 : at + 4] if t.flag != "x"]
+    after = []  # the next three words, up to the end of the clause
+    for t in tokens[at + 1 : at + 4]:
+        if _ends_clause(t):
+            break
+        if t.flag != "x":
+            after.append(t)
     if after and after[0].word in _TYPE_NOUNS and kind in ("thing", "list", "number"):
         if kind == "thing":
             kind = _TYPE_NOUNS[after[0].word]
         after = after[1:]
-    focus: list[str] = []
     for t in after:
-        if t.asks or t.flag == "x":
+        if t.asks:
             break
         if _is_focus(t):
             return kind, (t.word,)
-    for t in reversed(tokens[:at]):
-        if t.flag == "x" and t.word in "，,。；;？?！!" or focus and not _is_focus(t):
+        if t.flag.startswith(("v", "p", "c", "u", "d")):
+            break  # a verb or preposition follows: the question word qualifies the verb (哪一年被评为)
+    return kind, _phrase_head(tokens[:at])
+
+
+def _phrase_head(before: list[_Token]) -> tuple[str, ...]:
+    """The noun (or compound, 营收|目标) heading the phrase that ends where the question word starts.
+
+    The phrase ends at a clause break, or at 的 once it holds a content word: in
+    物流无人机的最大载重是多少 the focus is 载重, never 物流 from the phrase before 的.
+    """
+    focus: list[str] = []
+    passed_content = False
+    for t in reversed(before):
+        if _ends_clause(t):
+            break
+        if focus and not _is_focus(t):
+            break
+        if t.flag.startswith("uj") and passed_content:
             break
         if _is_focus(t):
-            focus.append(t.word)  # 营收|目标: a compound noun keeps both
+            focus.append(t.word)
             if len(focus) == 2:
                 break
-    return kind, tuple(focus)
+        elif _is_content(t) and len(t.word) >= 2:
+            passed_content = True
+    return tuple(focus)
+
+
+def _ends_clause(token: _Token) -> bool:
+    return token.flag == "x" and token.word in "，,。；;？?！!、"
 
 
 def _is_focus(token: _Token) -> bool:
-    """A noun naming an attribute: not a name, a unit or a function word."""
+    """A noun naming an attribute: not a name, a unit or a function word.
+
+    jieba tags some attribute nouns as distinguishing words (``b``: 载重) or set phrases
+    (``l``: 出货量), so those count too.
+    """
     return (
-        token.flag.startswith(("n", "vn"))
+        token.flag.startswith(("n", "vn", "b", "l"))
         and not token.flag.startswith(_ENTITY_FLAGS)
         and len(token.word) >= 2
         and token.word not in _NOT_CONTENT

@@ -38,6 +38,15 @@ def test_answer_type_and_focus_come_from_the_question_word():
     assert not profile("太钢的碳中和目标是什么").wants_fact
 
 
+def test_the_focus_is_the_head_of_the_phrase_the_question_word_ends():
+    # jieba tags 载重 as a distinguishing word; the noun before 的 (货车) is another phrase
+    assert profile("这款新型货车的最大载重是多少").focus == ("载重",)
+    # a verb after the question word: it asks when something happened, not about a noun after it
+    assert not {"示范", "工厂"} & set(profile("该厂是哪一年被评为示范工厂的？").focus)
+    # a question word ending its clause never takes its focus from the next clause
+    assert profile("该报的主办单位是谁？统一刊号是多少？").focus == ("主办单位",)
+
+
 def test_a_multi_part_question_is_not_one_typed_fact():
     asked = profile("改造花了多长时间、多少钱？")
     assert asked.questions_asked == 2 and not asked.wants_fact
