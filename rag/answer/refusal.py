@@ -12,7 +12,8 @@ passages and the answerer's best sentences, never a list of topics.
   category (措施, 主张) the papers rarely name, nor for "who took / wrote it" when a
   credit or byline is at hand;
 - the question asks for a fact of a type (a person, a date, a quantity, a place, an
-  organisation) and no relevant sentence both covers the focus and holds such a fact;
+  organisation) and no relevant sentence both covers the focus and holds such a fact
+  (a sentence giving the focus to another organisation than the asked one does not count);
 - the best sentence covers too little of the question (lexical), and the question is
   not close to any sentence in embedding space either (the cosine cut-off is calibrated
   on the index, see ``rag.store.calibration``).
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from rag.records import SearchResult
-from rag.text.answer_type import credits_person, holds_answer
+from rag.text.answer_type import credits_person, holds_answer, owned_by_another
 from rag.text.features import normalize
 from rag.text.lexicon import AUTHORING_WORDS, INSTRUCTION_TERMS
 from rag.text.question import QuestionProfile, found, near
@@ -104,6 +105,8 @@ def answers(question: QuestionProfile, sentence: str) -> bool:
     norm = normalize(sentence)
     if question.focus and not any(near(f, norm) for f in question.focus) and not credits(question, sentence):
         return False
+    if question.focus and owned_by_another(question.owner, question.focus[0], sentence):
+        return False  # the asked attribute, but of another organisation
     return holds_answer(question.answer_type, sentence, question.text)
 
 

@@ -12,6 +12,7 @@ import jieba.posseg
 
 from rag.text import lexicon as L
 from rag.text.features import normalize
+from rag.text.question import found
 
 _NUMERAL = r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千万两几数]+)"
 _UNITS = "|".join(sorted(map(re.escape, L.UNITS), key=len, reverse=True))
@@ -53,6 +54,39 @@ def holds_answer(kind: str | None, sentence: str, question: str) -> bool:
     return False
 
 
+_CLAUSE_START = re.compile(r"[，,。；;：:！!？?\s]")
+# Parts of speech of a word that makes a name another organisation's: 某集团|贵州|分公司
+# (a place), 某|共享 (a verb or another name)
+_QUALIFIER_FLAGS = ("ns", "nt", "nz", "nr", "j", "v")
+
+
+def owned_by_another(owner: str, focus: str, sentence: str) -> bool:
+    """Whether every mention of ``focus`` in ``sentence`` belongs to another organisation
+    than ``owner``: asked for 某集团的总经理, the sentence names 某集团贵州分公司总经理.
+
+    A mention belongs to ``owner`` when its clause names the owner. It belongs to another
+    when its clause names the owner's name proper (the owner without 集团, 公司) followed
+    by a qualifier of its own: a place, a verb or another name. A clause that names no
+    owner at all is given the benefit of the doubt.
+    """
+    core = owner
+    while (suffix := next((s for s in L.ORGANISATION_SUFFIXES if core.endswith(s) and len(core) > len(s) + 1), None)):
+        core = core[: -len(suffix)]
+    if not owner or not focus or len(core) < 2 or focus not in sentence:
+        return False
+    for match in re.finditer(re.escape(focus), sentence):
+        clause = _CLAUSE_START.split(sentence[: match.start()])[-1]
+        if found(owner, normalize(clause)):
+            return False
+        at = clause.find(core)
+        if at < 0:
+            return False
+        between = [(w, f) for w, f in tagged(clause[at + len(core) :]) if w not in L.ORGANISATION_SUFFIXES]
+        if not (between and between[0][1].startswith(_QUALIFIER_FLAGS)):
+            return False
+    return True
+
+
 def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
     return any(start <= span[0] and span[1] <= end for start, end in spans)
 
@@ -69,6 +103,17 @@ def answer_clause(kind: str | None, sentence: str, question: str) -> tuple[int, 
         end = m.end() if m else len(sentence)
         clause = sentence[start:end]
         if holds_answer(kind, clause, question):
-            return start, end
+            return start, start + _through_name(clause, question) if kind == "person" else end
         start = end
     return None
+
+
+def _through_name(clause: str, question: str) -> int:
+    """Where the first person's name the question does not hold ends: a reader asking who
+    wants 某厂厂长张三, not the rest of what 张三 did in that clause."""
+    asked, at = normalize(question), 0
+    for word, flag in tagged(clause):
+        at += len(word)
+        if flag.startswith("nr") and len(word) >= 2 and normalize(word) not in asked:
+            return at
+    return len(clause)

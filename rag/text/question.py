@@ -47,6 +47,7 @@ class QuestionProfile:
     content_bigrams: frozenset[str] = field(default_factory=frozenset)
     answer_type: str | None = None  # person, time, number, place, organisation, list, reason, manner, thing
     focus: tuple[str, ...] = ()  # the attribute asked for (厂长, 员工, 目标), nearest the question word first
+    owner: str = ""  # whose attribute it is: the phrase before 的 (某集团 in 某集团的总经理是谁)
     questions_asked: int = 0  # question words in the question: more than one is a multi-part question
 
     @property
@@ -84,7 +85,7 @@ def profile(question: str) -> QuestionProfile:
                 if token.flag.startswith(_ENTITY_FLAGS) and token.word not in L.GENERIC_NOUNS:
                     entities.append(token.word)
         terms.extend(_joined_singles(run))  # 碳|中|和 → 碳中和
-    answer_type, focus = _asked(tokens)
+    answer_type, focus, owner = _asked(tokens)
     return QuestionProfile(
         text=text,
         terms=tuple(sorted(dict.fromkeys(terms), key=len, reverse=True)),
@@ -94,6 +95,7 @@ def profile(question: str) -> QuestionProfile:
         content_bigrams=frozenset(g for run in runs for g in _run_bigrams(run)),
         answer_type=answer_type,
         focus=focus,
+        owner=owner,
         questions_asked=sum(1 for t in tokens if t.asks),
     )
 
@@ -175,8 +177,8 @@ def _run_bigrams(run: list[_Token]) -> set[str]:
     return grams
 
 
-def _asked(tokens: list[_Token]) -> tuple[str | None, tuple[str, ...]]:
-    """The answer type the question word asks for, and the focus: the nouns nearest it.
+def _asked(tokens: list[_Token]) -> tuple[str | None, tuple[str, ...], str]:
+    """The answer type the question word asks for, the focus (the nouns nearest it) and its owner.
 
     A noun right after the question word (多少名员工) is the focus; failing that, the noun
     heading the phrase just before it (厂长是谁, 无人机的最大载重是多少 → 载重). A generic
@@ -184,7 +186,7 @@ def _asked(tokens: list[_Token]) -> tuple[str | None, tuple[str, ...]]:
     """
     at = next((i for i, t in enumerate(tokens) if t.asks), None)
     if at is None:
-        return None, ()
+        return None, (), ""
     kind = tokens[at].asks
     after = []  # the next three words, up to the end of the clause
     for t in tokens[at + 1 : at + 4]:
@@ -200,34 +202,46 @@ def _asked(tokens: list[_Token]) -> tuple[str | None, tuple[str, ...]]:
         if t.asks:
             break
         if _is_focus(t):
-            return kind, (t.word,)
+            return kind, (t.word,), ""
         if t.flag.startswith(("v", "p", "c", "u", "d")):
             break  # a verb or preposition follows: the question word qualifies the verb (哪一年被评为)
-    return kind, _phrase_head(tokens[:at])
+    focus, start = _phrase_head(tokens[:at])
+    return kind, focus, _owner(tokens[:start]) if focus else ""
 
 
-def _phrase_head(before: list[_Token]) -> tuple[str, ...]:
-    """The noun (or compound, 营收|目标) heading the phrase that ends where the question word starts.
+def _phrase_head(before: list[_Token]) -> tuple[tuple[str, ...], int]:
+    """The noun (or compound, 营收|目标) heading the phrase that ends where the question word
+    starts, and the index where that phrase starts.
 
     The phrase ends at a clause break, or at 的 once it holds a content word: in
     物流无人机的最大载重是多少 the focus is 载重, never 物流 from the phrase before 的.
     """
     focus: list[str] = []
     passed_content = False
-    for t in reversed(before):
-        if _ends_clause(t):
-            break
-        if focus and not _is_focus(t):
-            break
-        if t.flag.startswith("uj") and passed_content:
-            break
+    for i in range(len(before) - 1, -1, -1):
+        t = before[i]
+        if _ends_clause(t) or focus and not _is_focus(t) or t.flag.startswith("uj") and passed_content:
+            return tuple(focus), i + 1
         if _is_focus(t):
             focus.append(t.word)
             if len(focus) == 2:
-                break
+                return tuple(focus), i
         elif _is_content(t) and len(t.word) >= 2:
             passed_content = True
-    return tuple(focus)
+    return tuple(focus), 0
+
+
+def _owner(before: list[_Token]) -> str:
+    """The phrase joined to the focus by 的 (某集团|的|总经理 → 某集团), or ""."""
+    if not before or not before[-1].flag.startswith("uj"):
+        return ""
+    words: list[str] = []
+    for t in reversed(before[:-1]):
+        if _ends_clause(t) or t.flag.startswith(("uj", "p", "v")) and not t.flag.startswith("vn"):
+            break
+        if _is_content(t) and not t.flag.startswith(("r", "m", "q")):
+            words.append(t.word)
+    return "".join(reversed(words))
 
 
 def _ends_clause(token: _Token) -> bool:

@@ -1,4 +1,4 @@
-from rag.text.answer_type import answer_clause, holds_answer
+from rag.text.answer_type import answer_clause, holds_answer, owned_by_another
 
 
 def test_a_person_is_a_name_the_question_does_not_already_give():
@@ -26,3 +26,19 @@ def test_the_answer_clause_is_the_clause_holding_the_fact():
     start, end = answer_clause("person", sentence, "太重集团的党委书记是谁")
     assert "韩珍堂" in sentence[start:end]
     assert "察看" not in sentence[start:end]
+
+
+def test_a_person_clause_ends_with_the_name():
+    sentence = "当天，某重工集团党委书记、董事长王建国深入车间、仓库和食堂检查安全生产工作，慰问一线职工。"
+    start, end = answer_clause("person", sentence, "某重工集团的党委书记是谁")
+    assert sentence[start:end] == "某重工集团党委书记、董事长王建国"
+
+
+def test_an_attribute_of_another_organisation_does_not_answer():
+    asked = ("某钢集团", "总经理")
+    assert owned_by_another(*asked, "某钢共享党委书记、总经理 李明")  # a subsidiary named by a verb
+    assert owned_by_another(*asked, "某钢股份贵州分公司总经理 李明")  # a branch named by a place
+    assert not owned_by_another(*asked, "某钢集团公司总经理李明出席。")
+    assert not owned_by_another(*asked, "某钢总经理李明出席。")  # the name proper alone
+    assert not owned_by_another(*asked, "公司总经理李明出席。")  # no owner named: benefit of the doubt
+    assert not owned_by_another("", "总经理", "某钢共享总经理李明")  # no owner asked
