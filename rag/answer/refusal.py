@@ -27,8 +27,13 @@ from typing import Sequence
 from rag.records import SearchResult
 from rag.text.answer_type import credits_person, holds_answer, owned_by_another
 from rag.text.features import normalize
+from rag.text.sentences import clause_spans
 from rag.text.lexicon import AUTHORING_WORDS, INSTRUCTION_TERMS
 from rag.text.question import QuestionProfile, found, near
+
+# Answer types whose fact is stated in the clause that names what it measures (a date
+# often opens the sentence in a clause of its own, a person's title may be far from the name).
+CLAUSE_TYPES = ("number",)
 
 # Share of the question's terms the best sentence must hold to count as evidence on its
 # own (the lexical score is 0..1 and model-independent).
@@ -101,13 +106,23 @@ def assess(
 
 
 def answers(question: QuestionProfile, sentence: str) -> bool:
-    """Whether ``sentence`` covers the question's focus (or a near form) and holds a fact of the asked type."""
-    norm = normalize(sentence)
-    if question.focus and not any(near(f, norm) for f in question.focus) and not credits(question, sentence):
-        return False
+    """Whether ``sentence`` covers the question's focus (or a near form) and holds a fact of the asked type.
+
+    A quantity must sit in the clause that names the focus: 某厂投入资金3亿元 answers how
+    much was invested, 某厂投入资金改造生产线，能耗下降13% does not.
+    """
+    if credits(question, sentence):
+        return holds_answer(question.answer_type, sentence, question.text)
     if question.focus and owned_by_another(question.owner, question.focus[0], sentence):
         return False  # the asked attribute, but of another organisation
-    return holds_answer(question.answer_type, sentence, question.text)
+    pieces = [sentence]
+    if question.answer_type in CLAUSE_TYPES and question.focus:
+        pieces = [sentence[start:end] for start, end in clause_spans(sentence)]
+    return any(
+        (not question.focus or any(near(f, normalize(piece)) for f in question.focus))
+        and holds_answer(question.answer_type, piece, question.text)
+        for piece in pieces
+    )
 
 
 def credits(question: QuestionProfile, sentence: str) -> bool:

@@ -13,6 +13,7 @@ import jieba.posseg
 from rag.text import lexicon as L
 from rag.text.features import normalize
 from rag.text.question import found
+from rag.text.sentences import FACT_CLAUSE_END, clause_spans
 
 _NUMERAL = r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千万两几数]+)"
 _UNITS = "|".join(sorted(map(re.escape, L.UNITS), key=len, reverse=True))
@@ -54,7 +55,6 @@ def holds_answer(kind: str | None, sentence: str, question: str) -> bool:
     return False
 
 
-_CLAUSE_START = re.compile(r"[，,。；;：:！!？?\s]")
 # Parts of speech of a word that makes a name another organisation's: 某集团|贵州|分公司
 # (a place), 某|共享 (a verb or another name)
 _QUALIFIER_FLAGS = ("ns", "nt", "nz", "nr", "j", "v")
@@ -75,7 +75,7 @@ def owned_by_another(owner: str, focus: str, sentence: str) -> bool:
     if not owner or not focus or len(core) < 2 or focus not in sentence:
         return False
     for match in re.finditer(re.escape(focus), sentence):
-        clause = _CLAUSE_START.split(sentence[: match.start()])[-1]
+        clause = FACT_CLAUSE_END.split(sentence[: match.start()])[-1]
         if found(owner, normalize(clause)):
             return False
         at = clause.find(core)
@@ -98,13 +98,10 @@ def credits_person(sentence: str) -> bool:
 
 def answer_clause(kind: str | None, sentence: str, question: str) -> tuple[int, int] | None:
     """The span of the clause of ``sentence`` that holds the asked fact, or None."""
-    start = 0
-    for m in list(re.finditer(r"[，,；;：:]", sentence)) + [None]:
-        end = m.end() if m else len(sentence)
+    for start, end in clause_spans(sentence):
         clause = sentence[start:end]
         if holds_answer(kind, clause, question):
             return start, start + _through_name(clause, question) if kind == "person" else end
-        start = end
     return None
 
 

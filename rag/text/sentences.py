@@ -15,6 +15,9 @@ CLOSERS = "”’」』）)】》〕\"'"
 SENTENCE_BREAK = re.compile(f"[{re.escape(SENTENCE_END)}]+[{re.escape(CLOSERS)}]*|\n")
 # Where a long sentence divides into clauses: after a comma-like mark.
 CLAUSE_BREAK = re.compile("[，、：,:]")
+# Where a sentence divides into clauses that each state one fact; 、 joins the items of
+# one clause (党委书记、董事长某某), so it does not divide.
+FACT_CLAUSE_END = re.compile("[，,；;：:]")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -27,6 +30,17 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         start = m.end()
     spans.append(_strip_span(text, start, len(text)))
     return [(s, e) for s, e in spans if e > s]
+
+
+def clause_spans(sentence: str) -> list[tuple[int, int]]:
+    """``(start, end)`` offsets of the clauses of one sentence (see ``FACT_CLAUSE_END``), each with its mark."""
+    spans, start = [], 0
+    for m in FACT_CLAUSE_END.finditer(sentence):
+        spans.append((start, m.end()))
+        start = m.end()
+    if start < len(sentence):
+        spans.append((start, len(sentence)))
+    return spans
 
 
 def split_sentences(text: str) -> list[str]:

@@ -44,6 +44,19 @@ def test_a_typed_question_needs_a_sentence_with_the_focus_and_a_fact_of_that_typ
     assert evidence("太钢驻村工作队有多少名队员？", staffed).reason() is None
 
 
+def test_a_quantity_answers_only_in_the_clause_naming_the_focus():
+    asked = profile("某装备公司这次改造投入了多少资金？")
+    assert answers(asked, "某装备公司投入资金3.2亿元，改造生产系统。")
+    assert not answers(asked, "某装备公司投入资金改造生产系统，能源利用率提高13.21%。")
+    assert answers(profile("机械臂测量的误差能控制在多少以内？"), "机械臂将测量误差控制在0.01毫米以内。")
+
+
+def test_the_attribute_of_another_organisation_does_not_answer():
+    asked = profile("华岳集团的总经理是谁？")
+    assert not answers(asked, "华岳共享党委书记、总经理 李明")
+    assert answers(asked, "华岳集团公司党委副书记、总经理李明出席会议。")
+
+
 def test_a_credit_answers_who_took_a_photo():
     asked = profile("发布会的照片是谁拍的？")
     assert answers(asked, "图为发布会现场。 薛华 摄")
