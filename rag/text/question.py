@@ -188,8 +188,8 @@ def _asked(tokens: list[_Token]) -> tuple[str | None, tuple[str, ...], str]:
     if at is None:
         return None, (), ""
     kind = tokens[at].asks
-    after = []  # the next three words, up to the end of the clause
-    for t in tokens[at + 1 : at + 4]:
+    after = []  # the next words, up to the end of the clause
+    for t in tokens[at + 1 : at + 5]:
         if _ends_clause(t):
             break
         if t.flag != "x":
@@ -201,8 +201,12 @@ def _asked(tokens: list[_Token]) -> tuple[str | None, tuple[str, ...], str]:
     for t in after:
         if t.asks:
             break
+        if t.word in L.ASPECT_VERBS:
+            continue  # 什么时候开始排海: the event is the next verb
         if _is_focus(t):
             return kind, (t.word,), ""
+        if kind == "time" and t.flag == "v" and len(t.word) >= 2 and t.word not in _NOT_CONTENT:
+            return kind, (t.word,), ""  # 哪一年出生: the date of that event is asked
         if t.flag.startswith(("v", "p", "c", "u", "d")):
             break  # a verb or preposition follows: the question word qualifies the verb (哪一年被评为)
     focus, start = _phrase_head(tokens[:at])

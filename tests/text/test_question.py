@@ -43,6 +43,8 @@ def test_the_focus_is_the_head_of_the_phrase_the_question_word_ends():
     assert profile("这款新型货车的最大载重是多少").focus == ("载重",)
     # a verb after the question word: it asks when something happened, not about a noun after it
     assert not {"示范", "工厂"} & set(profile("该厂是哪一年被评为示范工厂的？").focus)
+    # a when-question about an event: the event's verb, past an aspect verb (开始)
+    assert profile("这座大桥是哪一年开始建造的？").focus == ("建造",)
     # a question word ending its clause never takes its focus from the next clause
     assert profile("该报的主办单位是谁？统一刊号是多少？").focus == ("主办单位",)
 
