@@ -91,6 +91,12 @@ def short(text: str | None, limit: int = 80) -> str:
 # --- report.md --------------------------------------------------------------------
 
 
+def interval(spans: dict[str, Any], part: str, name: str) -> str:
+    """``[low–high]`` of a rate's bootstrap interval, or "—" where none was drawn."""
+    low_high = (spans.get(part) or {}).get(name)
+    return f"[{fmt(low_high[0])}–{fmt(low_high[1])}]" if low_high else "—"
+
+
 def group_table(groups: dict[str, dict[str, Any]], k: int, label: str) -> list[str]:
     """One line per group (question type or file) with the main metrics."""
     header = [label, "n", "hit@1", f"hit@{k}", "MRR", "ctx KP recall", "KP recall", "all KP", "refusal acc.", "false refusal"]
@@ -165,25 +171,29 @@ def render_markdown(report: dict[str, Any], rows: Sequence[dict[str, Any]], *, c
     if index:
         lines.append(f"- index: {index.get('chunks')} chunks of {index.get('chunk_size')} chars (overlap {index.get('chunk_overlap')}), "
                      f"{index.get('documents')} files, model `{index.get('embedding_model')}`")
-    lines += ["", "## Retrieval / 检索", ""]
-    lines += md_table(["metric", "value", "over"], [
-        ["hit@1", r["hit@1"], f"{counts['with_evidence']} questions with evidence"],
-        [f"hit@{k}", r["hit@k"], f"{counts['with_evidence']} questions with evidence"],
-        ["MRR", r["mrr"], f"{counts['with_evidence']} questions with evidence"],
-        ["context key-point recall", r["context_key_point_recall"], f"{counts['with_key_points']} questions with key points"],
+    spans = report.get("intervals_95") or {}
+    lines += ["", "## Retrieval / 检索", "", "Intervals: bootstrap 95 % over the questions (a change inside one is not progress).", ""]
+    lines += md_table(["metric", "value", "95 % interval", "over"], [
+        ["hit@1", r["hit@1"], interval(spans, "retrieval", "hit@1"), f"{counts['with_evidence']} questions with evidence"],
+        [f"hit@{k}", r["hit@k"], interval(spans, "retrieval", "hit@k"), f"{counts['with_evidence']} questions with evidence"],
+        ["MRR", r["mrr"], interval(spans, "retrieval", "mrr"), f"{counts['with_evidence']} questions with evidence"],
+        ["context key-point recall", r["context_key_point_recall"], interval(spans, "retrieval", "context_key_point_recall"),
+         f"{counts['with_key_points']} questions with key points"],
     ])
     lines += ["", "## Answers / 回答", ""]
     if a.get("skipped"):
         lines.append(f"Skipped: {a['reason']}.")
     else:
-        lines += md_table(["metric", "value", "over"], [
-            ["key-point recall", a["key_point_recall"], f"{counts['with_key_points']} questions with key points"],
-            ["answers with all key points", a["all_key_points_rate"], f"{counts['with_key_points']} questions with key points"],
-            ["refusal accuracy", a["refusal_accuracy"], f"{counts['unanswerable']} unanswerable"],
-            ["false-refusal rate", a["false_refusal_rate"], f"{counts['answerable']} answerable"],
-            ["citation validity", a["citation_validity"], f"{counts['answers_with_citations']} answers with [n] markers"],
-            ["citation rate", a["citation_rate"], f"{counts['answered'] - counts['refused']} answers that are not refusals"],
-            ["citation support", a["citation_support"], f"{counts['cited_sentences']} cited sentences"],
+        lines += md_table(["metric", "value", "95 % interval", "over"], [
+            [name, a[key], interval(spans, "answer", key), over] for name, key, over in (
+                ("key-point recall", "key_point_recall", f"{counts['with_key_points']} questions with key points"),
+                ("answers with all key points", "all_key_points_rate", f"{counts['with_key_points']} questions with key points"),
+                ("refusal accuracy", "refusal_accuracy", f"{counts['unanswerable']} unanswerable"),
+                ("false-refusal rate", "false_refusal_rate", f"{counts['answerable']} answerable"),
+                ("citation validity", "citation_validity", f"{counts['answers_with_citations']} answers with [n] markers"),
+                ("citation rate", "citation_rate", f"{counts['answered'] - counts['refused']} answers that are not refusals"),
+                ("citation support", "citation_support", f"{counts['cited_sentences']} cited sentences"),
+            )
         ])
     lines += ["", "## LLM judge / 大模型评判", ""] + judge_section(report["judge"])
     lines += ["", "## Latency / 延迟 (ms)", "", f"Wall-clock per question on {cfg.get('machine') or 'the machine that ran the evaluation'}.", ""]

@@ -172,6 +172,8 @@ def test_eval_json_prints_metrics_and_writes_every_output(fake_env, capsys):
     assert (out / "eval_by_type.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "| hit@3 |" in md and "## By question type" in md and "eval_by_type.png" in md and "## Failures" in md
+    low, high = report["intervals_95"]["answer"]["key_point_recall"]
+    assert f"| key-point recall | {report['answer']['key_point_recall']:.3f} | [{low:.3f}–{high:.3f}] |" in md
 
     rows = [json.loads(line) for line in (out / "questions.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in rows] == ["t1", "t2", "t3", "t4", "t5"]
