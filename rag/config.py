@@ -72,7 +72,8 @@ class Settings:
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_temperature: float = 0.1
-    llm_timeout: float = 60.0
+    llm_timeout: float = 60.0  # seconds one request may take
+    llm_max_tokens: int = 0  # tokens the model may write per answer, reasoning included (0: twice answer_max_chars)
 
     # serving
     host: str = "127.0.0.1"

@@ -5,8 +5,10 @@ RAG_LLM_MODEL, RAG_LLM_API_KEY). The prompt (``prompts/answer_*.md``) numbers an
 delimits the passages (and the question) as data, tells the model never to follow
 instructions found in them, to cite ``[n]`` and to reply with the refusal text when the
 passages lack the answer. A reply that recites the instructions instead of answering is
-refused. Every failure of the endpoint becomes a ``RagError`` with a message saying
-what to do.
+refused. The reply is read by ``rag.answer.reply`` first: reasoning (``<think>``) set
+apart, echoed prompt notation removed, a reply cut at the token limit trimmed to whole
+sentences, and empty or question-repeating replies refused. Every failure of the endpoint
+becomes a ``RagError`` with a message saying what to do.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from langchain_core.runnables import Runnable
 
 from rag.answer import Draft
 from rag.answer import prompts as P
+from rag.answer import reply as R
 from rag.answer.sentences import strip_markers
 from rag.config import Settings
 from rag.errors import RagError
@@ -55,17 +58,31 @@ def chat_model(settings: Settings):
         api_key=settings.llm_api_key or "not-needed",
         temperature=settings.llm_temperature,
         timeout=settings.llm_timeout,
+        # sent as max_tokens, the name every local server reads (llama.cpp, Ollama, vLLM,
+        # DeepSeek); langchain-openai's own parameter becomes max_completion_tokens
+        extra_body={"max_tokens": max_tokens(settings)},
         max_retries=1,
     )
 
 
+def max_tokens(settings: Settings) -> int:
+    """The cap on one reply: RAG_LLM_MAX_TOKENS, else twice the answer's character budget
+    (a Chinese character is about one token); a looping model stops there."""
+    return settings.llm_max_tokens if settings.llm_max_tokens > 0 else 2 * settings.answer_max_chars
+
+
 @contextmanager
-def endpoint_errors(base_url: str | None):
+def endpoint_errors(base_url: str | None, timeout: float | None = None):
     """Turn client exceptions into one-line ``RagError``s."""
     import openai
 
     try:
         yield
+    except openai.APITimeoutError:
+        raise RagError(
+            f"LLM endpoint {base_url} did not answer within {timeout:g} s (RAG_LLM_TIMEOUT); "
+            "raise RAG_LLM_TIMEOUT for a slow local model, or use --llm extractive"
+        ) from None
     except openai.APIStatusError as exc:
         detail = _short(getattr(exc, "message", "") or str(exc))
         raise RagError(f"LLM endpoint {base_url} returned HTTP {exc.status_code}: {detail}; check RAG_LLM_MODEL / RAG_LLM_API_KEY, {HINT}") from None
@@ -112,8 +129,8 @@ class OpenAIGenerator:
         self.refusal = P.refusal_text(settings.prompts_dir)
 
     def runnable(self) -> Runnable:
-        """dict(question, context, count, max_chars, refusal) → answer text."""
-        return P.answer_prompt(self.settings.prompts_dir) | self.model | StrOutputParser()
+        """dict(question, context, count, max_chars, refusal) → the model's message."""
+        return P.answer_prompt(self.settings.prompts_dir) | self.model
 
     def inputs(self, question: str, contexts: Sequence[SearchResult]) -> dict:
         return {
@@ -127,31 +144,41 @@ class OpenAIGenerator:
     def generate(self, question: str, contexts: Sequence[SearchResult]) -> Draft:
         if not contexts:
             return Draft(self.refusal, True, "no passages")
-        with endpoint_errors(self.base_url):
-            text = self.runnable().invoke(self.inputs(question, contexts))
-        return self._draft(text, contexts)
+        with endpoint_errors(self.base_url, self.settings.llm_timeout):
+            message = self.runnable().invoke(self.inputs(question, contexts))
+        truncated = (message.response_metadata or {}).get("finish_reason") == "length"
+        return self._draft(question, str(message.content or ""), contexts, truncated)
 
     def stream(self, question: str, contexts: Sequence[SearchResult]) -> Iterator[str | Draft]:
+        """The answer's text as it comes (reasoning held back), then the checked ``Draft``."""
         if not contexts:
             yield self.refusal
             yield Draft(self.refusal, True, "no passages")
             return
-        parts: list[str] = []
-        with endpoint_errors(self.base_url):
-            for delta in self.runnable().stream(self.inputs(question, contexts)):
-                if delta:
-                    parts.append(delta)
-                    yield delta
-        yield self._draft("".join(parts), contexts)
+        text, shown, truncated = "", "", False
+        with endpoint_errors(self.base_url, self.settings.llm_timeout):
+            for chunk in self.runnable().stream(self.inputs(question, contexts)):
+                text += str(chunk.content or "")
+                truncated = truncated or (chunk.response_metadata or {}).get("finish_reason") == "length"
+                visible = R.visible_answer(text)
+                if len(visible) > len(shown) and visible.startswith(shown):
+                    yield visible[len(shown) :]
+                    shown = visible
+        yield self._draft(question, text, contexts, truncated)
 
-    def _draft(self, text: str, contexts: Sequence[SearchResult]) -> Draft:
-        text = (text or "").strip()
-        if not text or is_refusal(text, self.refusal):
-            return Draft(self.refusal, True, "the model found no answer in the passages")
+    def _draft(self, question: str, text: str, contexts: Sequence[SearchResult], truncated: bool = False) -> Draft:
+        answer = R.strip_notation(R.split_reasoning(text).answer)
+        if truncated:  # cut at the token limit: keep the finished sentences
+            answer = R.whole_sentences(answer)
+        if not answer or is_refusal(answer, self.refusal):
+            reason = "the reply was cut at the token limit" if truncated and not answer else "the model found no answer in the passages"
+            return Draft(self.refusal, True, reason)
+        if why := R.not_an_answer(answer, question):
+            return Draft(self.refusal, True, why)
         instructions = P.load_prompt(self.settings.prompts_dir, P.ANSWER_SYSTEM) + P.load_prompt(self.settings.prompts_dir, P.ANSWER_USER)
-        if recites_instructions(text, instructions, contexts):
+        if recites_instructions(answer, instructions, contexts):
             return Draft(self.refusal, True, "the model repeated its instructions (an injected request obeyed)")
-        return Draft(text)
+        return Draft(answer)
 
     def rewrite(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """A standalone question from the model (``prompts/rewrite.md``)."""
@@ -163,8 +190,8 @@ class OpenAIGenerator:
             history=P.format_history(self.settings.prompts_dir, history),
             question=question,
         )
-        with endpoint_errors(self.base_url):
-            text = (self.model | StrOutputParser()).invoke([HumanMessage(prompt)])
+        with endpoint_errors(self.base_url, self.settings.llm_timeout):
+            text = R.split_reasoning((self.model | StrOutputParser()).invoke([HumanMessage(prompt)])).answer
         lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
         rewritten = lines[-1] if lines else ""
         for prefix in ("改写后的完整问题：", "改写后的问题：", "问题：", "完整问题："):

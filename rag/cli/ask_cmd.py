@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from rag.cli import add_common_options
@@ -25,7 +26,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace, settings) -> int:
     from rag.chain import AnswerPipeline
-    from rag.errors import InputError
+    from rag.errors import InputError, RagError
 
     if args.k is not None and args.k < 1:
         raise InputError(f"-k must be at least 1 (got {args.k}).")
@@ -39,14 +40,27 @@ def run(args: argparse.Namespace, settings) -> int:
 
         check_config(settings)
     pipeline = AnswerPipeline(settings)  # model and index load once for the whole batch
-    for question in questions:
-        answer = pipeline.invoke(question)  # cleans and, when too long, cuts the question (answer.notices)
+    if args.batch is None:
+        answer = pipeline.invoke(questions[0])  # cleans and, when too long, cuts the question (answer.notices)
         print_notices(answer.notices)
-        if args.json or args.batch:
-            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False))
         else:
             print_answer(answer)
-    return 0
+        return 0
+    failed = 0
+    for question in questions:  # each question succeeds or fails on its own
+        try:
+            answer = pipeline.invoke(question)
+        except RagError as exc:
+            failed += 1
+            print(json.dumps({"question": question, "error": str(exc)}, ensure_ascii=False), flush=True)
+            continue
+        print_notices(answer.notices)
+        print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+    if failed:
+        print(f"{failed} of {len(questions)} questions failed (their lines carry \"error\")", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def print_answer(answer) -> None:

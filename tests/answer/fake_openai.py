@@ -13,10 +13,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeOpenAI:
-    def __init__(self, reply: str = "", status: int = 200):
+    def __init__(self, reply: str = "", status: int = 200, finish_reason: str = "stop", reasoning: str = "", delay: float = 0.0):
         self.reply = reply
+        self.finish_reason = finish_reason  # "length": the reply was cut at max_tokens
+        self.reasoning = reasoning  # sent apart as reasoning_content, as DeepSeek's API does
+        self.delay = delay  # seconds before answering (a slow model)
         self.replies: list[str] = []  # consumed first, one per request, when set
         self.status = status
+        self.statuses: list[int] = []  # consumed first, one per request, when set
         self.requests: list[dict] = []
         self.paths: list[str] = []
         self.headers: list[dict] = []
@@ -32,15 +36,17 @@ class FakeOpenAI:
                 server.requests.append(body)
                 server.paths.append(self.path)
                 server.headers.append({k.lower(): v for k, v in self.headers.items()})
-                if server.status != 200:
+                status = server.statuses.pop(0) if server.statuses else server.status
+                if status != 200:
                     payload = json.dumps({"error": {"message": "model overloaded", "type": "server_error"}}).encode()
-                    self.send_response(server.status)
+                    self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
                     return
                 reply = server.replies.pop(0) if server.replies else server.reply
+                time.sleep(server.delay)
                 if body.get("stream"):
                     self._stream(body, reply)
                 else:
@@ -53,7 +59,8 @@ class FakeOpenAI:
                         "object": "chat.completion",
                         "created": int(time.time()),
                         "model": body.get("model"),
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+                        "choices": [{"index": 0, "finish_reason": server.finish_reason,
+                                     "message": {"role": "assistant", "content": reply, "reasoning_content": server.reasoning or None}}],
                         "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
                     },
                     ensure_ascii=False,
@@ -69,9 +76,9 @@ class FakeOpenAI:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Cache-Control", "no-cache")
                 self.end_headers()
-                pieces = [reply[i : i + 4] for i in range(0, len(reply), 4)]
-                for i, piece in enumerate([""] + pieces):
-                    delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
+                thoughts = [{"reasoning_content": server.reasoning[i : i + 4]} for i in range(0, len(server.reasoning), 4)]
+                pieces = [{"content": reply[i : i + 4]} for i in range(0, len(reply), 4)]
+                for i, delta in enumerate([{"role": "assistant", "content": ""}] + thoughts + pieces):
                     chunk = {
                         "id": "chatcmpl-test",
                         "object": "chat.completion.chunk",
@@ -82,7 +89,7 @@ class FakeOpenAI:
                     self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
                     self.wfile.flush()
                 final = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": int(time.time()),
-                         "model": body.get("model"), "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                         "model": body.get("model"), "choices": [{"index": 0, "delta": {}, "finish_reason": server.finish_reason}]}
                 self.wfile.write(f"data: {json.dumps(final)}\n\n".encode())
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()

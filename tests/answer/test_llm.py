@@ -125,3 +125,47 @@ def test_no_passages_means_no_call(tmp_path):
         generator = OpenAIGenerator(settings_for(server, tmp_path))
         assert generator.generate("太钢的碳中和目标是什么", []) == Draft("资料中没有相关信息", True, "no passages")
     assert server.requests == []
+
+
+def test_every_request_caps_the_reply_and_a_cut_reply_keeps_whole_sentences(tmp_path):
+    looped = "太钢计划2050年实现碳中和[1]。" + "太钢计划" * 40
+    with FakeOpenAI(looped, finish_reason="length") as server:
+        answer = AnswerPipeline(settings_for(server, tmp_path), searcher=ToySearcher()).invoke("太钢的碳中和目标是什么")
+    assert server.requests[0]["max_tokens"] == 600  # twice the 300-character answer budget
+    assert answer.answer.startswith("太钢计划2050年实现碳中和[1]。") and "太钢计划太钢计划" not in answer.answer
+
+
+def test_reasoning_never_becomes_the_answer(tmp_path):
+    thinking = "<think>问题问的是目标。资料1说2030年降碳16%[1]，也说了别的。</think>" + REPLY
+    with FakeOpenAI(thinking) as server:
+        pipeline = AnswerPipeline(settings_for(server, tmp_path), searcher=ToySearcher())
+        parts = list(pipeline.stream("太钢的碳中和目标是什么"))
+        answered = pipeline.invoke("太钢的碳中和目标是什么")
+    streamed = "".join(p for p in parts[:-1] if isinstance(p, str))
+    assert "think" not in streamed and "问题问的是" not in streamed and streamed == REPLY
+    for answer in (parts[-1], answered):
+        assert "问题问的是" not in answer.answer and answer.answer.startswith("太钢计划2050年实现碳中和[1]。")
+    # DeepSeek's API sends the reasoning in its own field: it never reaches the answer either
+    with FakeOpenAI(REPLY, reasoning="先看资料1，再看资料2。") as server:
+        pipeline = AnswerPipeline(settings_for(server, tmp_path), searcher=ToySearcher())
+        streamed = "".join(p for p in list(pipeline.stream("太钢的碳中和目标是什么"))[:-1] if isinstance(p, str))
+        answered = pipeline.invoke("太钢的碳中和目标是什么")
+    assert "先看资料" not in streamed and "先看资料" not in answered.answer
+
+
+def test_echoed_notation_empty_and_question_repeating_replies_are_refused(tmp_path):
+    question = "太钢的碳中和目标是什么"
+    with FakeOpenAI() as server:
+        server.replies = ["<资料 1>[n][1]", "", f"{question}？[1]", "太钢计划2050年实现碳中和[n][1]。"]
+        pipeline = AnswerPipeline(settings_for(server, tmp_path), searcher=ToySearcher())
+        echoed, empty, repeated, marked = (pipeline.invoke(question) for _ in range(4))
+    for answer in (echoed, empty, repeated):
+        assert answer.refused and answer.answer == "资料中没有相关信息" and answer.citations == []
+    assert not marked.refused and "[n]" not in marked.answer and marked.answer.startswith("太钢计划2050年实现碳中和[1]")
+
+
+def test_a_slow_model_names_the_timeout_setting(tmp_path):
+    with FakeOpenAI(REPLY, delay=3.0) as server:
+        pipeline = AnswerPipeline(settings_for(server, tmp_path).replace(llm_timeout=1.0), searcher=ToySearcher())
+        with pytest.raises(RagError, match=r"did not answer within 1 s \(RAG_LLM_TIMEOUT\)"):
+            pipeline.invoke("太钢的碳中和目标是什么")

@@ -92,6 +92,27 @@ def test_ask_batch_one_json_object_per_line_in_order(corpus_settings, tmp_path):
 
 
 @pytest.mark.integration
+def test_ask_batch_a_failed_question_does_not_lose_the_rest(corpus_settings, tmp_path, monkeypatch):
+    from tests.answer.fake_openai import FakeOpenAI
+
+    batch = tmp_path / "questions.txt"
+    questions = [CANONICAL, "太钢2060年的营收目标是多少", "东轻的党委书记、董事长是谁？"]
+    batch.write_text("\n".join(questions) + "\n", encoding="utf-8")
+    with FakeOpenAI("太钢计划2050年实现碳中和[1]。") as server:
+        server.statuses = [200, 500, 500]  # the second question fails, its one retry too
+        monkeypatch.setenv("RAG_LLM_BASE_URL", server.base_url)
+        monkeypatch.setenv("RAG_LLM_MODEL", "qwen-test")
+        result = rag("ask", "--batch", str(batch), "--llm", "openai", "-k", "3", settings=corpus_settings)
+    assert result.returncode == 1
+    assert "1 of 3 questions failed" in result.stderr and "Traceback" not in result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["question"] for r in rows] == questions
+    assert "2050" in rows[0]["answer"] and "error" not in rows[0]
+    assert "error" not in rows[2] and "refused" in rows[2]  # answered (the canned reply does not fit its passages)
+    assert "HTTP 500" in rows[1]["error"]
+
+
+@pytest.mark.integration
 def test_ask_human_output_lists_numbered_sources(corpus_settings):
     result = rag("ask", CANONICAL, settings=corpus_settings)
     assert result.returncode == 0, result.stderr
