@@ -220,7 +220,7 @@ class ExtractiveAnswerer:
         if not candidates:
             return Selection([], [])
         q = profile(question)
-        direct = _direct_answer(q, candidates[:RELEVANT])
+        direct = _direct_answer(q, candidates[:RELEVANT]) or _credit_line(q, candidates)
         best = direct or candidates[0]
         threshold = candidates[0].score * (KEEP_RATIO_FACT if q.wants_fact else KEEP_RATIO)
         chosen: list[Scored] = [best]
@@ -330,6 +330,15 @@ def _direct_answer(question: QuestionProfile, candidates: Sequence[Scored]) -> S
     return next((x for x in candidates if refusal_check.answers(question, x.sentence.text)), None)
 
 
+def _credit_line(question: QuestionProfile, candidates: Sequence[Scored]) -> Scored | None:
+    """For "who wrote / took it": the byline or photo credit of the best-ranked passage that
+    has one, however low the line itself scores (a byline shares no words with the question)."""
+    if not question.wants_fact:
+        return None
+    credits = [x for x in candidates if refusal_check.credits(question, x.sentence.text) and refusal_check.answers(question, x.sentence.text)]
+    return min(credits, key=lambda x: (x.sentence.passage, x.sentence.start), default=None)
+
+
 class ExtractiveGenerator:
     """The ``extractive`` generator: the refusal check, then the quoted summary.
 
@@ -360,6 +369,8 @@ class ExtractiveGenerator:
         if not selection.sentences:
             return Draft(self.refusal, True, "no usable sentences")
         relevant = [x.sentence.text for x in selection.candidates[:RELEVANT]]
+        if selection.direct is not None and selection.direct.sentence.text not in relevant:
+            relevant.append(selection.direct.sentence.text)  # a credit line found further down
         evidence = refusal_check.assess(
             profile(question), contexts, relevant, selection.best_lexical, selection.best_cosine, selection.min_cosine
         )

@@ -18,6 +18,7 @@ from rag.text.sentences import FACT_CLAUSE_END, clause_spans
 _NUMERAL = r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千万两几数]+)"
 _UNITS = "|".join(sorted(map(re.escape, L.UNITS), key=len, reverse=True))
 QUANTITY = re.compile(f"{_NUMERAL}\\s*(?:多|余)?\\s*(?:{_UNITS})")
+_ARTICLE = re.compile(r"^一\s*(?!万|千|百|亿)\D$")  # 一个, 一项: "a", not a count
 _YEAR_ONLY = re.compile(r"^(?:19|20)\d{2}\s*年$")
 DATE = re.compile(r"(?:19|20)\d{2}年(?:\d{1,2}月)?(?:\d{1,2}日)?|\d{1,2}月\d{1,2}日|\d{1,2}月(?:上|中|下)旬|[一二三四五六七八九十]+月")
 _ORGANISATION_ENDINGS = tuple(L.words("interrogatives", "organisation_nouns"))
@@ -35,12 +36,16 @@ def holds_answer(kind: str | None, sentence: str, question: str) -> bool:
         dates = [m.span() for m in DATE.finditer(sentence)]
         return any(
             not _YEAR_ONLY.match(m.group()) and m.group() not in question and not _inside(m.span(), dates)
+            and not _ARTICLE.match(m.group())
             for m in QUANTITY.finditer(sentence)
         )
     if kind == "time":
         return bool(DATE.search(sentence)) or any(
             flag == "t" and re.search(r"\d|[一二三四五六七八九十]", word) for word, flag in tagged(sentence)
         )
+    if kind == "name":  # 哪个煤矿, 叫什么: a proper name, or a title in quotes
+        return holds_answer("person", sentence, question) or holds_answer("place", sentence, question) \
+            or holds_answer("organisation", sentence, question) or _quotes_new_title(sentence, question)
     wanted = {"person": ("nr",), "place": ("ns",), "organisation": ("nt", "nz")}.get(kind or "")
     if wanted is None:
         return True  # an untyped question: any sentence may answer it
@@ -60,14 +65,21 @@ def holds_answer(kind: str | None, sentence: str, question: str) -> bool:
 _QUALIFIER_FLAGS = ("ns", "nt", "nz", "nr", "j", "v")
 
 
+# A name ending in a generic organisation word (某某集团, 某某分公司): two characters or more before it
+_ORGANISATION_NAME = re.compile(
+    "[\u3400-\u9fff]{2,}(?:" + "|".join(sorted((re.escape(w) for w in L.ORGANISATION_SUFFIXES if w not in ("有限", "责任", "股份", "控股")), key=len, reverse=True)) + ")"
+)
+
+
 def owned_by_another(owner: str, focus: str, sentence: str) -> bool:
     """Whether every mention of ``focus`` in ``sentence`` belongs to another organisation
     than ``owner``: asked for 某集团的总经理, the sentence names 某集团贵州分公司总经理.
 
     A mention belongs to ``owner`` when its clause names the owner. It belongs to another
     when its clause names the owner's name proper (the owner without 集团, 公司) followed
-    by a qualifier of its own: a place, a verb or another name. A clause that names no
-    owner at all is given the benefit of the doubt.
+    by a qualifier of its own (a place, a verb or another name), or names another
+    organisation (某某集团) and not the owner's name proper. A clause that names no
+    organisation at all is given the benefit of the doubt.
     """
     core = owner
     while (suffix := next((s for s in L.ORGANISATION_SUFFIXES if core.endswith(s) and len(core) > len(s) + 1), None)):
@@ -80,11 +92,20 @@ def owned_by_another(owner: str, focus: str, sentence: str) -> bool:
             return False
         at = clause.find(core)
         if at < 0:
+            if _ORGANISATION_NAME.search(clause):
+                continue  # the clause names an organisation, and not the asked one
             return False
         between = [(w, f) for w, f in tagged(clause[at + len(core) :]) if w not in L.ORGANISATION_SUFFIXES]
         if not (between and between[0][1].startswith(_QUALIFIER_FLAGS)):
             return False
     return True
+
+
+_QUOTED = re.compile(r"[“《「]([^”》」]{2,30})[”》」]")
+
+
+def _quotes_new_title(sentence: str, question: str) -> bool:
+    return any(m.group(1) not in question for m in _QUOTED.finditer(sentence))
 
 
 def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:

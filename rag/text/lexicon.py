@@ -11,7 +11,7 @@ from pathlib import Path
 LEXICON_FILE = Path(__file__).with_name("lexicon.toml")
 
 # Answer types a question word can ask for, in the order they are looked up.
-ANSWER_TYPES = ("person", "time", "number", "place", "organisation", "list", "reason", "manner", "thing")
+ANSWER_TYPES = ("person", "time", "number", "place", "organisation", "name", "list", "reason", "manner", "thing")
 
 
 @lru_cache(maxsize=1)
@@ -28,7 +28,7 @@ def words(section: str, key: str = "words") -> frozenset[str]:
 def interrogatives() -> dict[str, str]:
     """Question word → the answer type it asks for."""
     table = lexicon()["interrogatives"]
-    return {word: kind for kind in reversed(ANSWER_TYPES) for word in table[kind].split()}
+    return {word: kind for kind in reversed(ANSWER_TYPES) if kind in table for word in table[kind].split()}
 
 
 def type_nouns() -> dict[str, str]:
@@ -44,6 +44,8 @@ GENERIC_NOUNS = words("generic_nouns")
 UNITS = words("units")
 ORGANISATION_SUFFIXES = words("organisation_suffixes")
 ASPECT_VERBS = words("aspect_verbs")
+COPULAS = words("copulas")
+NAMING_VERBS = words("interrogatives", "naming_verbs")
 PHOTO_CREDIT_WORDS = words("news_style", "photo_credit")
 BYLINE_WORDS = words("news_style", "byline")
 VENUE_VERBS = words("news_style", "venue_verbs")

@@ -24,7 +24,7 @@ from rag.text.features import YEAR, normalize
 jieba.setLogLevel(logging.WARNING)
 
 # Answer types that ask for one fact of a kind a sentence either holds or does not.
-TYPED_ANSWERS = ("person", "time", "number", "place", "organisation")
+TYPED_ANSWERS = ("person", "time", "number", "place", "organisation", "name")
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _ENTITY_FLAGS = ("nr", "ns", "nt", "nz", "eng", "j")
@@ -74,7 +74,7 @@ def profile(question: str) -> QuestionProfile:
     text = question.strip()
     years = tuple(dict.fromkeys(YEAR.findall(normalize(text))))
     numbers = tuple(n for n in dict.fromkeys(_NUMBER.findall(normalize(text))) if n not in years)
-    tokens = [_token(p.word.strip(), p.flag) for p in jieba.posseg.cut(text) if p.word.strip()]
+    tokens = [_token(word, flag) for word, flag in _joined_question_words(jieba.posseg.cut(text))]
     runs = _content_runs(tokens)
     terms: list[str] = []
     entities: list[str] = []
@@ -98,6 +98,24 @@ def profile(question: str) -> QuestionProfile:
         owner=owner,
         questions_asked=sum(1 for t in tokens if t.asks),
     )
+
+
+def _joined_question_words(pairs) -> list[tuple[str, str]]:
+    """jieba's (word, tag) pairs, with a question word it split rejoined (多|大 → 多大, 叫|什么 → 叫什么)."""
+    pairs = [(p.word.strip(), p.flag) for p in pairs if p.word.strip()]
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(pairs):
+        joined = next(
+            (n for n in (3, 2) if i + n <= len(pairs) and "".join(w for w, _ in pairs[i : i + n]) in _INTERROGATIVES), None
+        )
+        if joined:
+            out.append(("".join(w for w, _ in pairs[i : i + joined]), "r"))
+            i += joined
+        else:
+            out.append(pairs[i])
+            i += 1
+    return out
 
 
 def _token(word: str, flag: str) -> _Token:
@@ -194,19 +212,29 @@ def _asked(tokens: list[_Token]) -> tuple[str | None, tuple[str, ...], str]:
             break
         if t.flag != "x":
             after.append(t)
+    while after and after[0].flag.startswith("q") and kind in ("thing", "list", "place", "organisation"):
+        after = after[1:]  # 哪|座|城市: the measure word between
     if after and after[0].word in _TYPE_NOUNS and kind in ("thing", "list", "number"):
         if kind == "thing":
             kind = _TYPE_NOUNS[after[0].word]
         after = after[1:]
+    elif kind == "thing" and (
+        tokens[at].word.startswith("哪") and after and _is_focus(after[0]) or at and tokens[at - 1].word in L.NAMING_VERBS
+    ):
+        kind = "name"  # 哪个煤矿, 叫什么: which one, by its name
     for t in after:
         if t.asks:
             break
         if t.word in L.ASPECT_VERBS:
             continue  # 什么时候开始排海: the event is the next verb
         if _is_focus(t):
+            if kind == "person" and t.flag.startswith(("v", "b")):
+                return "name", (t.word,), ""  # 谁主办: a person or an organisation did it
             return kind, (t.word,), ""
         if kind == "time" and t.flag == "v" and len(t.word) >= 2 and t.word not in _NOT_CONTENT:
             return kind, (t.word,), ""  # 哪一年出生: the date of that event is asked
+        if kind == "number" and t.flag.startswith("v"):
+            continue  # 多少|参会|代表: the counted noun comes after its verb
         if t.flag.startswith(("v", "p", "c", "u", "d")):
             break  # a verb or preposition follows: the question word qualifies the verb (哪一年被评为)
     focus, start = _phrase_head(tokens[:at])
@@ -225,14 +253,32 @@ def _phrase_head(before: list[_Token]) -> tuple[tuple[str, ...], int]:
     for i in range(len(before) - 1, -1, -1):
         t = before[i]
         if _ends_clause(t) or focus and not _is_focus(t) or t.flag.startswith("uj") and passed_content:
-            return tuple(focus), i + 1
+            return _subject_or(tuple(focus), i + 1, before)
         if _is_focus(t):
             focus.append(t.word)
             if len(focus) == 2:
                 return tuple(focus), i
         elif _is_content(t) and len(t.word) >= 2:
             passed_content = True
-    return tuple(focus), 0
+    return _subject_or(tuple(focus), 0, before)
+
+
+def _subject_or(focus: tuple[str, ...], start: int, before: list[_Token]) -> tuple[tuple[str, ...], int]:
+    """``focus``, or when none was found, the subject of a copula (see ``_copula_subject``)."""
+    subject = _copula_subject(before) if not focus else None
+    return ((before[subject].word,), subject) if subject is not None else (focus, start)
+
+
+def _copula_subject(before: list[_Token]) -> int | None:
+    """The word right before a copula that ends ``before`` (组长|是|谁, 比分|是|多少), whatever
+    jieba tagged it (组长/v, 比分/d): the subject of "X 是 what" is what is asked about."""
+    if len(before) < 2 or before[-1].word not in L.COPULAS:
+        return None
+    t = before[-2]
+    if len(t.word) >= 2 and _has_letters(t.word) and not t.flag.startswith(_ENTITY_FLAGS + ("r", "m", "q", "uj", "p")) \
+            and t.word not in _NOT_CONTENT and t.word not in _TYPE_NOUNS:
+        return len(before) - 2
+    return None
 
 
 def _owner(before: list[_Token]) -> str:
@@ -241,8 +287,8 @@ def _owner(before: list[_Token]) -> str:
         return ""
     words: list[str] = []
     for t in reversed(before[:-1]):
-        if _ends_clause(t) or t.flag.startswith(("uj", "p", "v")) and not t.flag.startswith("vn"):
-            break
+        if _ends_clause(t) or t.flag.startswith(("uj", "p", "v", "c")) and not t.flag.startswith("vn"):
+            break  # 甲集团|和|乙集团|的 董事长: the owner nearest the focus
         if _is_content(t) and not t.flag.startswith(("r", "m", "q")):
             words.append(t.word)
     return "".join(reversed(words))

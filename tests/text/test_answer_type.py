@@ -12,6 +12,17 @@ def test_a_quantity_is_a_number_with_a_unit_and_a_year_alone_is_not():
     assert not holds_answer("number", "2024年公司稳步发展。", "公司有多少名员工")
 
 
+def test_one_of_something_is_an_article_not_a_count():
+    assert not holds_answer("number", "这只是公司工作的一个缩影。", "有多少名职工")
+    assert holds_answer("number", "共有两个车间参加。", "有多少个车间")
+
+
+def test_a_name_is_a_proper_name_or_a_quoted_title():
+    assert holds_answer("name", "设备发往山西华晋煤矿。", "设备是给哪个煤矿做的")
+    assert holds_answer("name", "这款大模型名为“坤元”。", "这款大模型叫什么")
+    assert not holds_answer("name", "设备按期发货。", "设备是给哪个煤矿做的")
+
+
 def test_a_time_is_a_date():
     assert holds_answer("time", "项目于3月5日开工。", "项目什么时候开工")
     assert not holds_answer("time", "项目进展顺利。", "项目什么时候开工")
@@ -42,3 +53,4 @@ def test_an_attribute_of_another_organisation_does_not_answer():
     assert not owned_by_another(*asked, "某钢总经理李明出席。")  # the name proper alone
     assert not owned_by_another(*asked, "公司总经理李明出席。")  # no owner named: benefit of the doubt
     assert not owned_by_another("", "总经理", "某钢共享总经理李明")  # no owner asked
+    assert owned_by_another("某钢油膜分公司", "经理", "某重集团公司总经理李明")  # another organisation named

@@ -45,6 +45,15 @@ def test_the_focus_is_the_head_of_the_phrase_the_question_word_ends():
     assert not {"示范", "工厂"} & set(profile("该厂是哪一年被评为示范工厂的？").focus)
     # a when-question about an event: the event's verb, past an aspect verb (开始)
     assert profile("这座大桥是哪一年开始建造的？").focus == ("建造",)
+    # whatever jieba tags the subject of "X 是 what" (组长/v, 比分/d), it is the focus
+    assert profile("这场比赛的比分是多少？").focus == ("比分",)
+    # a question word jieba splits is one question word again (多|大)
+    assert profile("这座水库的库容有多大？").answer_type == "number"
+    # "which X" and "X 叫什么" ask for a name
+    assert profile("这批设备是给哪个煤矿做的？").answer_type == "name"
+    assert profile("那位负责人叫什么？").answer_type == "name"
+    # who organised it: a person or an organisation
+    assert profile("这次研讨会是谁主办的？").answer_type == "name"
     # a question word ending its clause never takes its focus from the next clause
     assert profile("该报的主办单位是谁？统一刊号是多少？").focus == ("主办单位",)
 
