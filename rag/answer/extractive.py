@@ -141,8 +141,10 @@ class ExtractiveAnswerer:
         embed_candidates: int = EMBED_CANDIDATES,
         cache: dict[str, np.ndarray] | None = None,
         cosine_moments: CosineMoments | None = None,
+        common: frozenset[str] = frozenset(),
     ):
         self.max_chars = max_chars
+        self.common = common  # the index's common characters (near forms, rag.store.calibration)
         self.embed = embed
         self.cosine_moments = cosine_moments
         self.embed_candidates = embed_candidates
@@ -220,7 +222,7 @@ class ExtractiveAnswerer:
         if not candidates:
             return Selection([], [])
         q = profile(question)
-        direct = _direct_answer(q, candidates[:RELEVANT]) or _credit_line(q, candidates)
+        direct = _direct_answer(q, candidates[:RELEVANT], self.common) or _credit_line(q, candidates, self.common)
         best = direct or candidates[0]
         threshold = candidates[0].score * (KEEP_RATIO_FACT if q.wants_fact else KEEP_RATIO)
         chosen: list[Scored] = [best]
@@ -322,20 +324,20 @@ def _ordered(chosen: list[Scored], direct: Scored | None = None) -> list[Scored]
     return ordered
 
 
-def _direct_answer(question: QuestionProfile, candidates: Sequence[Scored]) -> Scored | None:
+def _direct_answer(question: QuestionProfile, candidates: Sequence[Scored], common: frozenset[str] = frozenset()) -> Scored | None:
     """The best candidate that covers the question's focus with a fact of the asked type (who /
     when / how many / where / which organisation), or None for other questions."""
     if not question.wants_fact:
         return None
-    return next((x for x in candidates if refusal_check.answers(question, x.sentence.text)), None)
+    return next((x for x in candidates if refusal_check.answers(question, x.sentence.text, common)), None)
 
 
-def _credit_line(question: QuestionProfile, candidates: Sequence[Scored]) -> Scored | None:
+def _credit_line(question: QuestionProfile, candidates: Sequence[Scored], common: frozenset[str] = frozenset()) -> Scored | None:
     """For "who wrote / took it": the byline or photo credit of the best-ranked passage that
     has one, however low the line itself scores (a byline shares no words with the question)."""
     if not question.wants_fact:
         return None
-    credits = [x for x in candidates if refusal_check.credits(question, x.sentence.text) and refusal_check.answers(question, x.sentence.text)]
+    credits = [x for x in candidates if refusal_check.credits(question, x.sentence.text) and refusal_check.answers(question, x.sentence.text, common)]
     return min(credits, key=lambda x: (x.sentence.passage, x.sentence.start), default=None)
 
 
@@ -356,10 +358,13 @@ class ExtractiveGenerator:
         embed_passages: Embed | None = None,
         sentence_cache: dict[str, np.ndarray] | None = None,
         cosine_moments: CosineMoments | None = None,
+        common: frozenset[str] = frozenset(),
     ):
         self.refusal = refusal
         self.embed_query = embed_query
-        self.answerer = ExtractiveAnswerer(max_chars, embed=embed_passages, cache=sentence_cache, cosine_moments=cosine_moments)
+        self.answerer = ExtractiveAnswerer(
+            max_chars, embed=embed_passages, cache=sentence_cache, cosine_moments=cosine_moments, common=common
+        )
 
     def generate(self, question: str, contexts: Sequence[SearchResult]) -> Draft:
         if not contexts:
@@ -372,7 +377,8 @@ class ExtractiveGenerator:
         if selection.direct is not None and selection.direct.sentence.text not in relevant:
             relevant.append(selection.direct.sentence.text)  # a credit line found further down
         evidence = refusal_check.assess(
-            profile(question), contexts, relevant, selection.best_lexical, selection.best_cosine, selection.min_cosine
+            profile(question), contexts, relevant, selection.best_lexical, selection.best_cosine, selection.min_cosine,
+            self.answerer.common,
         )
         reason = evidence.reason()
         if reason:

@@ -85,8 +85,10 @@ def assess(
     sentence_coverage: float,
     cosine: float | None,
     min_cosine: float | None = None,
+    common: frozenset[str] = frozenset(),
 ) -> Evidence:
-    """Collect the refusal signals; ``relevant_sentences`` are the answerer's best candidates."""
+    """Collect the refusal signals; ``relevant_sentences`` are the answerer's best candidates,
+    ``common`` the index's common characters (``rag.store.calibration.common_characters``)."""
     everything = "\n".join(normalize(r.chunk.text) for r in contexts)
     evidence = Evidence(
         len(question.years), len(question.numbers), sentence_coverage=sentence_coverage, cosine=cosine, min_cosine=min_cosine
@@ -99,13 +101,13 @@ def assess(
     if question.answer_type != "list" and not credited:
         # a list question names a category (措施, 主张) whose items the papers name instead
         evidence.missing_focus = [f for f in question.focus if not near(f, everything)]
-    if question.wants_fact and not any(answers(question, s) for s in relevant_sentences):
+    if question.wants_fact and not any(answers(question, s, common) for s in relevant_sentences):
         evidence.untyped = question.answer_type
     evidence.instructions_asked = instructions_asked(question.text, everything)
     return evidence
 
 
-def answers(question: QuestionProfile, sentence: str) -> bool:
+def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = frozenset()) -> bool:
     """Whether ``sentence`` covers the question's focus (or a near form) and holds a fact of the asked type.
 
     A quantity must sit in the clause that names the focus: 某厂投入资金3亿元 answers how
@@ -119,7 +121,7 @@ def answers(question: QuestionProfile, sentence: str) -> bool:
     if question.answer_type in CLAUSE_TYPES and question.focus:
         pieces = [sentence[start:end] for start, end in clause_spans(sentence)]
     return any(
-        (not question.focus or any(near(f, normalize(piece)) for f in question.focus))
+        (not question.focus or any(near(f, normalize(piece), common) for f in question.focus))
         and holds_answer(question.answer_type, piece, question.text)
         for piece in pieces
     )

@@ -112,9 +112,17 @@ def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
     return any(start <= span[0] and span[1] <= end for start, end in spans)
 
 
+# An article's closing credit: the authors' names alone in brackets, （张三 李四）
+_CLOSING_CREDIT = re.compile(r"^[（(][\u3400-\u9fff、，,\s]{2,16}[）)]$")
+
+
 def credits_person(sentence: str) -> bool:
-    """A photo credit or byline (``张三 摄``, ``记者 李四``): news style names a person this way."""
-    return any(word in sentence for word in L.PHOTO_CREDIT_WORDS | L.BYLINE_WORDS)
+    """A photo credit or byline (``张三 摄``, ``记者 李四``, ``（张三）`` closing an article):
+    news style names a person this way."""
+    if any(word in sentence for word in L.PHOTO_CREDIT_WORDS | L.BYLINE_WORDS):
+        return True
+    text = sentence.strip()
+    return bool(_CLOSING_CREDIT.match(text)) and any(flag.startswith("nr") for _, flag in tagged(text))
 
 
 def answer_clause(kind: str | None, sentence: str, question: str) -> tuple[int, int] | None:

@@ -333,19 +333,21 @@ def found(term: str, normalized_text: str) -> bool:
     return False
 
 
-def near(term: str, normalized_text: str) -> bool:
+def near(term: str, normalized_text: str, common: frozenset[str] = frozenset()) -> bool:
     """``found``, or a near form: at least half of the term's characters in one word-sized window.
 
     售价 answers 价格, 经理 answers 副经理: papers and readers name an attribute differently.
+    A two-character term shares one character with its near forms; a character in
+    ``common`` (measured on the index: 为, 工) is in too much text to count on its own.
     """
     if found(term, normalized_text):
         return True
     term = normalize(term)
     need = max(1, len(term) // 2)
-    return sum(1 for ch in set(term) if ch in normalized_text) >= need and _shared_pair_or_char(term, normalized_text)
+    return sum(1 for ch in set(term) if ch in normalized_text) >= need and _shared_pair_or_char(term, normalized_text, common)
 
 
-def _shared_pair_or_char(term: str, text: str) -> bool:
+def _shared_pair_or_char(term: str, text: str, common: frozenset[str]) -> bool:
     if len(term) <= 2:
-        return any(ch in text for ch in term)
+        return any(ch in text and ch not in common for ch in term)
     return any(term[i : i + 2] in text for i in range(len(term) - 1))

@@ -1,4 +1,4 @@
-from rag.text.answer_type import answer_clause, holds_answer, owned_by_another
+from rag.text.answer_type import answer_clause, credits_person, holds_answer, owned_by_another
 
 
 def test_a_person_is_a_name_the_question_does_not_already_give():
@@ -54,3 +54,10 @@ def test_an_attribute_of_another_organisation_does_not_answer():
     assert not owned_by_another(*asked, "公司总经理李明出席。")  # no owner named: benefit of the doubt
     assert not owned_by_another("", "总经理", "某钢共享总经理李明")  # no owner asked
     assert owned_by_another("某钢油膜分公司", "经理", "某重集团公司总经理李明")  # another organisation named
+
+
+def test_credits_in_news_style():
+    assert credits_person("图为发布会现场。 张明 摄")
+    assert credits_person("□ 王红")  # a byline
+    assert credits_person("（李华 赵明）")  # the authors closing an article
+    assert not credits_person("（下转第二版）")
