@@ -31,9 +31,9 @@ from rag.answer.rewrite import rewrite_rule_based
 from rag.config import Settings
 from rag.errors import InputError
 from rag.records import Answer
-from rag.store.calibration import measure
+from rag.store.calibration import common_characters, measure
 
-GENERATORS = ("extractive", "openai")
+GENERATORS = ("extractive", "openai", "local")
 
 
 class AnswerPipeline:
@@ -167,21 +167,46 @@ class AnswerPipeline:
         if name not in GENERATORS:
             raise InputError(f"Unknown generator '{choice}'. Use one of: {', '.join(GENERATORS)}")
         with self._lock:
-            if name not in self._generators:
-                if name == "extractive":
-                    self._generators[name] = ExtractiveGenerator(
-                        self.refusal,
-                        self.settings.answer_max_chars,
-                        self._embed_query,
-                        self._embed_passages,
-                        sentence_cache=getattr(self.searcher, "sentence_vectors", None),
-                        cosine_moments=_cosine_moments(self.searcher),
-                    )
-                else:
-                    from rag.answer.llm import OpenAIGenerator
+            return self._built(name)
 
-                    self._generators[name] = OpenAIGenerator(self.settings)
+    def _built(self, name: str) -> Generator:
+        """The generator called ``name``, built on first use (the caller holds the lock)."""
+        if name in self._generators:
             return self._generators[name]
+        if name == "extractive":
+            generator = ExtractiveGenerator(
+                self.refusal,
+                self.settings.answer_max_chars,
+                self._embed_query,
+                self._embed_passages,
+                sentence_cache=getattr(self.searcher, "sentence_vectors", None),
+                cosine_moments=_cosine_moments(self.searcher),
+                common=_common_characters(self.searcher),
+            )
+        else:
+            generator = self._chat_generator(name, self._built("extractive"))
+        self._generators[name] = generator
+        return generator
+
+    def _chat_generator(self, name: str, extractive: ExtractiveGenerator) -> Generator:
+        """``openai`` or ``local``, gated by the extractive answerer's refusal signals: a question
+        the passages cannot answer is refused before the model is asked (so it cannot be
+        answered from the model's own knowledge either)."""
+        if name == "local":
+            from rag.answer.local import LocalGenerator
+
+            generator = LocalGenerator(self.settings)
+        else:
+            from rag.answer.llm import OpenAIGenerator
+
+            generator = OpenAIGenerator(self.settings)
+
+        def gate(question: str, contexts) -> Draft | None:
+            draft = extractive.generate(question, contexts)
+            return Draft(draft.text, True, f"evidence: {draft.reason}") if draft.refused else None
+
+        generator.evidence_gate = gate
+        return generator
 
     def _support_cosine(self) -> float | None:
         """The cosine at which a passage supports a sentence, on this index's own scale (measured once)."""
@@ -206,6 +231,12 @@ class AnswerPipeline:
 
     def _embed_passages(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self.searcher.embeddings.encode_passages(list(texts)), dtype=np.float32)
+
+
+def _common_characters(searcher) -> frozenset[str]:
+    """The characters too common on this index for one shared character to make a near form."""
+    chunks = getattr(getattr(searcher, "store", None), "chunks", None)
+    return common_characters(chunks) if chunks else frozenset()
 
 
 def _cosine_moments(searcher):

@@ -65,7 +65,7 @@ class Settings:
     dense_approximate_from: int = 50_000  # chunks from which FAISS searches approximately (HNSW), below: exactly
 
     # answering
-    generator: str = "extractive"  # extractive | openai
+    generator: str = "extractive"  # extractive | openai | local
     answer_max_chars: int = 300
     question_max_chars: int = 500  # longer questions are cut to this length, with a notice
     llm_base_url: str | None = None
@@ -74,6 +74,9 @@ class Settings:
     llm_temperature: float = 0.1
     llm_timeout: float = 60.0  # seconds one request may take
     llm_max_tokens: int = 0  # tokens the model may write per answer, reasoning included (0: twice answer_max_chars)
+    llm_gguf: Path | None = None  # the local generator's GGUF chat model (default: the one `rag model pull` fetched)
+    llm_context: int = 4096  # the local model's context in tokens: prompt, passages and reply
+    llm_threads: int = 0  # threads llama.cpp computes with (0: one per core)
 
     # serving
     host: str = "127.0.0.1"

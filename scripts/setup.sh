@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the assistant needs (idempotent; fast when already installed).
 #   bash scripts/setup.sh          runtime dependencies
-#   bash scripts/setup.sh --dev    + test tools and Debian's headless Chromium for the browser test
+#   bash scripts/setup.sh --dev    + test tools, Debian's headless Chromium for the browser test,
+#                                  llama.cpp and the local model for the language-model tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -12,7 +13,15 @@ if ! "$PYTHON" -c 'import torch, sys; sys.exit(0 if torch.__version__.startswith
 fi
 
 if [[ "${1:-}" == "--dev" ]]; then
-    "$PYTHON" -m pip install --quiet -e ".[dev]"
+    # llama.cpp for the local generator, built from source once (pip keeps the wheel). Portable
+    # x86-64 flags: a -march=native build turns on AMX on CPUs that have it, and AMX crashes
+    # where the kernel does not grant it (containers, some VMs).
+    if ! "$PYTHON" -c 'import llama_cpp' 2>/dev/null; then
+        CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON}" \
+            "$PYTHON" -m pip install --quiet "llama-cpp-python[server]==0.3.36"
+    fi
+    "$PYTHON" -m pip install --quiet -e ".[dev,local]"
+    "$PYTHON" -m rag.cli model pull  # the local generator's default model (1.1 GB, once)
     if [[ ! -x /usr/bin/chromium ]]; then
         SUDO=""; [[ "$(id -u)" != 0 ]] && SUDO="sudo"
         $SUDO apt-get update -qq

@@ -13,8 +13,8 @@ becomes a ``RagError`` with a message saying what to do.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import Callable, ContextManager, Iterator, Sequence
 
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable
@@ -116,17 +116,30 @@ def is_refusal(text: str, refusal: str) -> bool:
     return body == normalize(refusal) or (normalize(refusal) in body and len(body) <= len(normalize(refusal)) + 12)
 
 
-class OpenAIGenerator:
-    """Answer with a chat model; the LCEL chain is ``prompt | model | StrOutputParser``."""
+class ChatGenerator:
+    """Answer with any LangChain chat model; the LCEL chain is ``prompt | model``.
 
-    name = "openai"
+    The ``openai`` generator gives it a ``ChatOpenAI`` client, the ``local`` one a
+    llama.cpp model run in-process (``rag.answer.local``); the prompts, the reading of
+    the reply and the refusal logic are the same for both. ``errors`` turns the model's
+    exceptions into one-line ``RagError``s.
+    """
 
-    def __init__(self, settings: Settings, model=None):
-        check_config(settings)
+    name = "chat"
+
+    def __init__(self, settings: Settings, model, errors: Callable[[], ContextManager] | None = None):
         self.settings = settings
-        self.base_url = settings.llm_base_url
-        self.model = model if model is not None else chat_model(settings)
+        self.model = model
         self.refusal = P.refusal_text(settings.prompts_dir)
+        self.errors = errors or nullcontext
+        # The evidence check run before the model: a refused Draft when the passages cannot
+        # answer (the extractive answerer's refusal signals, rag.answer.refusal), else None.
+        self.evidence_gate: Callable[[str, Sequence[SearchResult]], Draft | None] | None = None
+
+    def _gated(self, question: str, contexts: Sequence[SearchResult]) -> Draft | None:
+        if not contexts:
+            return Draft(self.refusal, True, "no passages")
+        return self.evidence_gate(question, contexts) if self.evidence_gate else None
 
     def runnable(self) -> Runnable:
         """dict(question, context, count, max_chars, refusal) → the model's message."""
@@ -142,21 +155,21 @@ class OpenAIGenerator:
         }
 
     def generate(self, question: str, contexts: Sequence[SearchResult]) -> Draft:
-        if not contexts:
-            return Draft(self.refusal, True, "no passages")
-        with endpoint_errors(self.base_url, self.settings.llm_timeout):
+        if refused := self._gated(question, contexts):
+            return refused
+        with self.errors():
             message = self.runnable().invoke(self.inputs(question, contexts))
         truncated = (message.response_metadata or {}).get("finish_reason") == "length"
         return self._draft(question, str(message.content or ""), contexts, truncated)
 
     def stream(self, question: str, contexts: Sequence[SearchResult]) -> Iterator[str | Draft]:
         """The answer's text as it comes (reasoning held back), then the checked ``Draft``."""
-        if not contexts:
-            yield self.refusal
-            yield Draft(self.refusal, True, "no passages")
+        if refused := self._gated(question, contexts):
+            yield refused.text
+            yield refused
             return
         text, shown, truncated = "", "", False
-        with endpoint_errors(self.base_url, self.settings.llm_timeout):
+        with self.errors():
             for chunk in self.runnable().stream(self.inputs(question, contexts)):
                 text += str(chunk.content or "")
                 truncated = truncated or (chunk.response_metadata or {}).get("finish_reason") == "length"
@@ -190,7 +203,7 @@ class OpenAIGenerator:
             history=P.format_history(self.settings.prompts_dir, history),
             question=question,
         )
-        with endpoint_errors(self.base_url, self.settings.llm_timeout):
+        with self.errors():
             text = R.split_reasoning((self.model | StrOutputParser()).invoke([HumanMessage(prompt)])).answer
         lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
         rewritten = lines[-1] if lines else ""
@@ -198,3 +211,18 @@ class OpenAIGenerator:
             rewritten = rewritten.removeprefix(prefix)
         rewritten = rewritten.strip().strip("“”\"'")
         return rewritten or question
+
+
+class OpenAIGenerator(ChatGenerator):
+    """The ``openai`` generator: a chat model behind any OpenAI-compatible endpoint."""
+
+    name = "openai"
+
+    def __init__(self, settings: Settings, model=None):
+        check_config(settings)
+        self.base_url = settings.llm_base_url
+        super().__init__(
+            settings,
+            model if model is not None else chat_model(settings),
+            lambda: endpoint_errors(settings.llm_base_url, settings.llm_timeout),
+        )

@@ -13,7 +13,7 @@ import sys
 from rag.config import EMBEDDING_BACKENDS, EMBEDDING_QUANTIZATIONS, Settings
 from rag.errors import RagError
 
-SUBCOMMANDS = ["ingest", "search", "ask", "eval", "serve"]
+SUBCOMMANDS = ["ingest", "search", "ask", "eval", "serve", "model"]
 
 
 def build_parser() -> argparse.ArgumentParser:
