@@ -122,6 +122,7 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
         pieces = [sentence[start:end] for start, end in clause_spans(sentence)]
     return any(
         (not question.focus or any(near(f, normalize(piece), common) for f in question.focus))
+        and (not question.event or any(near(w, normalize(piece), common) for w in question.event))
         and holds_answer(question.answer_type, piece, question.text)
         for piece in pieces
     )

@@ -48,6 +48,7 @@ class QuestionProfile:
     answer_type: str | None = None  # person, time, number, place, organisation, list, reason, manner, thing
     focus: tuple[str, ...] = ()  # the attribute asked for (厂长, 员工, 目标), nearest the question word first
     owner: str = ""  # whose attribute it is: the phrase before 的 (某集团 in 某集团的总经理是谁)
+    event: tuple[str, ...] = ()  # a when-question's event: its verb and the verb's object (投身|扶贫)
     questions_asked: int = 0  # question words in the question: more than one is a multi-part question
 
     @property
@@ -86,6 +87,9 @@ def profile(question: str) -> QuestionProfile:
                     entities.append(token.word)
         terms.extend(_joined_singles(run))  # 碳|中|和 → 碳中和
     answer_type, focus, owner = _asked(tokens)
+    event = ()
+    if focus and answer_type == "time" and _is_event_verb(focus[0], tokens):
+        event, focus = _event(focus[0], tokens), ()
     return QuestionProfile(
         text=text,
         terms=tuple(sorted(dict.fromkeys(terms), key=len, reverse=True)),
@@ -96,6 +100,7 @@ def profile(question: str) -> QuestionProfile:
         answer_type=answer_type,
         focus=focus,
         owner=owner,
+        event=event,
         questions_asked=sum(1 for t in tokens if t.asks),
     )
 
@@ -279,6 +284,23 @@ def _copula_subject(before: list[_Token]) -> int | None:
             and t.word not in _NOT_CONTENT and t.word not in _TYPE_NOUNS:
         return len(before) - 2
     return None
+
+
+def _is_event_verb(word: str, tokens: list[_Token]) -> bool:
+    return any(t.word == word and t.flag == "v" for t in tokens)
+
+
+def _event(verb: str, tokens: list[_Token]) -> tuple[str, ...]:
+    """The verb and the content words of its object (哪一年开始投身扶贫工作 → 投身, 扶贫, 工作):
+    a paper may name the event with another verb (加入扶贫战线), rarely with another object."""
+    at = next(i for i, t in enumerate(tokens) if t.word == verb)
+    words = [verb]
+    for t in tokens[at + 1 :]:
+        if _ends_clause(t) or t.flag.startswith(("uj", "p", "v")) and not t.flag.startswith("vn"):
+            break
+        if _is_content(t) and len(t.word) >= 2 and t.word not in L.GENERIC_NOUNS:
+            words.append(t.word)
+    return tuple(words)
 
 
 def _owner(before: list[_Token]) -> str:

@@ -42,9 +42,9 @@ def test_the_focus_is_the_head_of_the_phrase_the_question_word_ends():
     # jieba tags 载重 as a distinguishing word; the noun before 的 (货车) is another phrase
     assert profile("这款新型货车的最大载重是多少").focus == ("载重",)
     # a verb after the question word: it asks when something happened, not about a noun after it
-    assert not {"示范", "工厂"} & set(profile("该厂是哪一年被评为示范工厂的？").focus)
+    assert profile("该厂是哪一年被评为先进集体的？").event == ("评为", "先进集体")
     # a when-question about an event: the event's verb, past an aspect verb (开始)
-    assert profile("这座大桥是哪一年开始建造的？").focus == ("建造",)
+    assert profile("这座大桥是哪一年开始建造的？").event == ("建造",)
     # whatever jieba tags the subject of "X 是 what" (组长/v, 比分/d), it is the focus
     assert profile("这场比赛的比分是多少？").focus == ("比分",)
     # a question word jieba splits is one question word again (多|大)
@@ -54,6 +54,8 @@ def test_the_focus_is_the_head_of_the_phrase_the_question_word_ends():
     assert profile("那位负责人叫什么？").answer_type == "name"
     # who organised it: a person or an organisation
     assert profile("这次研讨会是谁主办的？").answer_type == "name"
+    # a when-question's event is its verb and the verb's object: a paper may use another verb
+    assert profile("该厂是哪一年获得质量金奖的？").event == ("获得", "质量", "金奖")
     # a question word ending its clause never takes its focus from the next clause
     assert profile("该报的主办单位是谁？统一刊号是多少？").focus == ("主办单位",)
 
