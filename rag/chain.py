@@ -22,7 +22,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from rag.answer import Draft, Generator
+from rag.answer import GENERATORS, Draft, Generator
 from rag.answer import prompts as P
 from rag.answer.citations import SUPPORT_POSITION, check_citations
 from rag.answer.extractive import ExtractiveGenerator
@@ -33,7 +33,6 @@ from rag.errors import InputError
 from rag.records import Answer
 from rag.store.calibration import common_characters, measure
 
-GENERATORS = ("extractive", "openai", "local")
 
 
 class AnswerPipeline:

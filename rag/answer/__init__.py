@@ -4,7 +4,9 @@ Modules:
 
 - ``question_input``: cleans what the user typed, refuses empty or wordless questions, cuts long ones;
 - ``extractive``: the offline default; quotes the most relevant sentences verbatim;
-- ``llm``: any OpenAI-compatible chat endpoint through ``langchain-openai``;
+- ``llm``: the chat-model generator, and any OpenAI-compatible endpoint through ``langchain-openai``;
+- ``local``, ``local_model``: a GGUF chat model run in-process by llama.cpp, and its files;
+- ``reply``: reads a model's reply (reasoning apart, prompt notation removed, non-answers);
 - ``refusal``: decides from the evidence whether the passages answer the question;
 - ``citations``: removes markers that point nowhere, cites unmarked sentences;
 - ``rewrite``: turns a follow-up into a standalone question;
@@ -20,6 +22,9 @@ from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence
 
 from rag.records import SearchResult
+
+# The generators by name (--llm, RAG_GENERATOR, the chat's settings panel)
+GENERATORS = ("extractive", "openai", "local")
 
 
 @dataclass

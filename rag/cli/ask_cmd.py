@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from rag.answer import GENERATORS
 from rag.cli import add_common_options
 from rag.cli.search_cmd import prepare_all, print_notices, read_batch
 
@@ -16,8 +17,8 @@ def add_parser(sub) -> None:
     parser.add_argument("question", nargs="?", help="the question (Chinese)")
     parser.add_argument("-k", type=int, default=None, help="passages given to the generator (default 5, env RAG_TOP_K)")
     parser.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None, help="retrieval mode (default hybrid)")
-    parser.add_argument("--llm", dest="generator", choices=["extractive", "openai", "local"], default=None,
-                        help="answer generator (default extractive, env RAG_GENERATOR); openai needs RAG_LLM_BASE_URL and RAG_LLM_MODEL")
+    parser.add_argument("--llm", dest="generator", choices=GENERATORS, default=None,
+                        help="answer generator (default extractive, env RAG_GENERATOR); openai needs RAG_LLM_BASE_URL and RAG_LLM_MODEL; local needs llama-cpp-python and `rag model pull` (or RAG_LLM_GGUF)")
     parser.add_argument("--batch", type=Path, help="file of questions: one per line, or JSON Lines with a 'question' key")
     parser.add_argument("--json", action="store_true", help="print the answer as JSON (one object per line with --batch)")
     add_common_options(parser)

@@ -14,6 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from rag.answer import GENERATORS
 from rag.cli import add_common_options
 
 DEFAULT_OUT = Path("out") / "eval"
@@ -24,7 +25,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--questions", type=Path, default=None, help="question set, JSON Lines (default data/eval/questions.jsonl)")
     parser.add_argument("-k", "--k", dest="k", type=int, default=None, help="passages retrieved per question (default 5, env RAG_TOP_K)")
     parser.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default=None, help="retrieval mode (default hybrid)")
-    parser.add_argument("--llm", "--generator", dest="generator", choices=["extractive", "openai", "local"], default=None, help="answer generator (default: env RAG_GENERATOR or extractive)")
+    parser.add_argument("--llm", "--generator", dest="generator", choices=GENERATORS, default=None, help="answer generator (default: env RAG_GENERATOR or extractive)")
     parser.add_argument("--llm-base-url", default=None, help="OpenAI-compatible endpoint for the LLM judge and the openai generator (env RAG_LLM_BASE_URL)")
     parser.add_argument("--llm-model", default=None, help="model name at that endpoint (env RAG_LLM_MODEL); the API key is read from RAG_LLM_API_KEY")
     parser.add_argument("--no-judge", action="store_true", help="skip the LLM-judged faithfulness / correctness even when an LLM is configured")

@@ -14,12 +14,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
+from rag.answer import GENERATORS
 from rag.answer.question_input import prepare_question
 from rag.config import Settings
 from rag.errors import InputError
 from rag.records import Answer
 
-GENERATORS = ("extractive", "openai")
 MODES = ("hybrid", "dense", "bm25")
 MAX_HISTORY_TURNS = 6
 

@@ -38,7 +38,7 @@ DOC_HEADERS = ["文件", "标题", "日期", "段落数", "来源"]
 # bench/bench_concurrency.py on 2 cores: 8-user p95 0.58 s with a limit of 4, 0.35–0.44 s with 8.
 ANSWER_CONCURRENCY = 8
 
-GENERATOR_CHOICES = [("抽取式（本地，无需大模型）", "extractive"), ("OpenAI 兼容接口", "openai")]
+GENERATOR_CHOICES = [("抽取式（本地，无需大模型）", "extractive"), ("本地大模型（llama.cpp）", "local"), ("OpenAI 兼容接口", "openai")]
 MODE_CHOICES = [("混合（向量 + BM25）", "hybrid"), ("向量检索", "dense"), ("BM25 关键词", "bm25")]
 
 
