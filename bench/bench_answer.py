@@ -1,12 +1,15 @@
 """Answer latency and quality over a question set, through the real chain.
 
-    python bench/bench_answer.py [--questions data/eval/questions.jsonl] [--llm extractive] [-k 5] [--show]
+    python bench/bench_answer.py [--questions data/eval/questions.jsonl] [--llm extractive|openai|local] [-k 5]
+                                 [--limit N] [--stream] [--show]
 
 Loads the model and index once (not timed), answers one warm-up question, then every
 question once, and prints p50/p95 of the chain's own timings (retrieve, generate,
 total) plus the answer metrics of ``rag.evaluation.metrics``: key-point recall over
 answerable questions, refusals of unanswerable ones, false refusals, citation validity
-and support. ``--show`` prints each answer; ``--json FILE`` writes the rows.
+and support. ``--stream`` answers through the streaming path and adds the time to the
+first shown token (what a chat user waits for). ``--show`` prints each answer; ``--json
+FILE`` writes the rows.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rag.answer import GENERATORS  # noqa: E402
 from rag.chain import AnswerPipeline  # noqa: E402
 from rag.config import DEFAULT_EVAL_QUESTIONS, Settings  # noqa: E402
 from rag.evaluation import metrics  # noqa: E402
@@ -28,7 +32,9 @@ from rag.evaluation import metrics  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", type=Path, default=DEFAULT_EVAL_QUESTIONS)
-    parser.add_argument("--llm", dest="generator", choices=["extractive", "openai"], default=None)
+    parser.add_argument("--llm", dest="generator", choices=GENERATORS, default=None)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument("--stream", action="store_true", help="answer by streaming; time the first token")
     parser.add_argument("-k", type=int, default=None)
     parser.add_argument("--index", type=Path, default=None)
     parser.add_argument("--show", action="store_true", help="print every answer")
@@ -37,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.from_env().replace(generator=args.generator, top_k=args.k, index_dir=args.index)
     questions = [json.loads(line) for line in args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
+    questions = questions[: args.limit] if args.limit else questions
 
     started = time.perf_counter()
     pipeline = AnswerPipeline(settings)
@@ -46,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for q in questions:
-        answer = pipeline.invoke(q["question"], q.get("history") or ())
+        answer = streamed(pipeline, q) if args.stream else pipeline.invoke(q["question"], q.get("history") or ())
         passages = {r.rank: r.chunk.text for r in answer.contexts}
         scores = metrics.score_answer(answer.answer, answer.refused, q.get("key_points") or [], q["type"] != "unanswerable", passages)
         rows.append({"id": q["id"], "type": q["type"], "question": q["question"], "answer": answer.answer,
@@ -56,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{q['id']} [{q['type']}] {q['question']}\n  {mark}{answer.answer}\n  missing: {scores['missing_key_points']}\n")
 
     print(f"{'timing (ms)':<12}{'p50':>9}{'p95':>9}")
-    for name in ("retrieve", "generate", "total"):
-        values = [r["timings_ms"][name] for r in rows]
+    for name in ("retrieve", "generate", "first_token", "total"):
+        values = [r["timings_ms"][name] for r in rows if name in r["timings_ms"]]
+        if not values:
+            continue
         print(f"{name:<12}{metrics.percentile(values, 50):>9.1f}{metrics.percentile(values, 95):>9.1f}")
 
     answerable = [r for r in rows if r["type"] != "unanswerable"]
@@ -80,6 +89,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
     return 0
+
+
+def streamed(pipeline: AnswerPipeline, q: dict):
+    """The answer through the streaming path, with ``timings_ms["first_token"]``: from the
+    question to the first text shown (a refusal counts as text)."""
+    started, first = time.perf_counter(), None
+    answer = None
+    for part in pipeline.stream(q["question"], q.get("history") or ()):
+        if isinstance(part, str):
+            if part and first is None:
+                first = (time.perf_counter() - started) * 1000
+        else:
+            answer = part
+    answer.timings_ms["first_token"] = first if first is not None else answer.timings_ms["total"]
+    return answer
 
 
 if __name__ == "__main__":
