@@ -96,7 +96,7 @@ def test_ask_batch_a_failed_question_does_not_lose_the_rest(corpus_settings, tmp
     from tests.answer.fake_openai import FakeOpenAI
 
     batch = tmp_path / "questions.txt"
-    questions = [CANONICAL, "太钢2060年的营收目标是多少", "东轻的党委书记、董事长是谁？"]
+    questions = [CANONICAL, "东轻的党委书记、董事长是谁？", CANONICAL]  # all three reach the model
     batch.write_text("\n".join(questions) + "\n", encoding="utf-8")
     with FakeOpenAI("太钢计划2050年实现碳中和[1]。") as server:
         server.statuses = [200, 500, 500]  # the second question fails, its one retry too
@@ -108,7 +108,7 @@ def test_ask_batch_a_failed_question_does_not_lose_the_rest(corpus_settings, tmp
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["question"] for r in rows] == questions
     assert "2050" in rows[0]["answer"] and "error" not in rows[0]
-    assert "error" not in rows[2] and "refused" in rows[2]  # answered (the canned reply does not fit its passages)
+    assert "2050" in rows[2]["answer"] and "error" not in rows[2]
     assert "HTTP 500" in rows[1]["error"]
 
 
