@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from rag.records import SearchResult
-from rag.text.answer_type import credits_person, holds_answer, owned_by_another
+from rag.text.answer_type import another_year, credits_person, deputy_only, holds_answer, names_member, owned_by_another
 from rag.text.features import normalize
 from rag.text.sentences import clause_spans
 from rag.text.lexicon import AUTHORING_WORDS, INSTRUCTION_TERMS
@@ -117,12 +117,17 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
         return holds_answer(question.answer_type, sentence, question.text)
     if question.focus and owned_by_another(question.owner, question.focus[0], sentence):
         return False  # the asked attribute, but of another organisation
+    if question.focus and deputy_only(question.focus[0], sentence, question.text):
+        return False  # 副厅长 when the 厅长 is asked
+    if another_year(question.years, sentence):
+        return False  # a 2024 figure when 2023 is asked
     pieces = [sentence]
     if question.answer_type in CLAUSE_TYPES and question.focus:
         pieces = [sentence[start:end] for start, end in clause_spans(sentence)]
     return any(
         (not question.focus or any(near(f, normalize(piece), common) for f in question.focus))
         and (not question.event or any(near(w, normalize(piece), common) for w in question.event))
+        and (not question.which or names_member(question.which, piece, question.text))
         and holds_answer(question.answer_type, piece, question.text)
         for piece in pieces
     )

@@ -11,7 +11,7 @@ from functools import lru_cache
 import jieba.posseg
 
 from rag.text import lexicon as L
-from rag.text.features import normalize
+from rag.text.features import YEAR, normalize
 from rag.text.question import found
 from rag.text.sentences import FACT_CLAUSE_END, clause_spans
 
@@ -106,6 +106,29 @@ _QUOTED = re.compile(r"[“《「]([^”》」]{2,30})[”》」]")
 
 def _quotes_new_title(sentence: str, question: str) -> bool:
     return any(m.group(1) not in question for m in _QUOTED.finditer(sentence))
+
+
+def deputy_only(focus: str, sentence: str, question: str) -> bool:
+    """Whether every mention of the asked role is its deputy (副厅长 for 厅长), unless the
+    question asks for the deputy itself."""
+    if f"副{focus}" in question or focus not in sentence:
+        return False
+    return all(sentence[max(0, m.start() - 1) : m.start()] == "副" for m in re.finditer(re.escape(focus), sentence))
+
+
+def another_year(asked_years: tuple[str, ...], sentence: str) -> bool:
+    """Whether the sentence dates its fact to a year, but not to any year the question asks about."""
+    if not asked_years:
+        return False
+    stated = set(YEAR.findall(normalize(sentence)))
+    return bool(stated) and not stated & set(asked_years)
+
+
+def names_member(category: str, piece: str, question: str) -> bool:
+    """Whether ``piece`` names a member of ``category`` the question does not (哪个社区 → 某某社区)."""
+    return any(
+        m.group() not in question for m in re.finditer(f"[\u3400-\u9fffA-Za-z0-9]{{1,10}}{re.escape(category)}", piece)
+    )
 
 
 def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:

@@ -49,6 +49,7 @@ class QuestionProfile:
     focus: tuple[str, ...] = ()  # the attribute asked for (厂长, 员工, 目标), nearest the question word first
     owner: str = ""  # whose attribute it is: the phrase before 的 (某集团 in 某集团的总经理是谁)
     event: tuple[str, ...] = ()  # a when-question's event: its verb and the verb's object (投身|扶贫)
+    which: str = ""  # "which X" asks for a member of X, named as such (哪个社区 → 某某社区)
     questions_asked: int = 0  # question words in the question: more than one is a multi-part question
 
     @property
@@ -83,13 +84,14 @@ def profile(question: str) -> QuestionProfile:
         for token in run:
             if len(token.word) >= 2 and _has_letters(token.word) and not _NUMBER.fullmatch(token.word):
                 terms.append(token.word)
-                if token.flag.startswith(_ENTITY_FLAGS) and token.word not in L.GENERIC_NOUNS:
+                if token.flag.startswith(_ENTITY_FLAGS) and not token.word.endswith(tuple(L.GENERIC_NOUNS)):
                     entities.append(token.word)
         terms.extend(_joined_singles(run))  # 碳|中|和 → 碳中和
     answer_type, focus, owner = _asked(tokens)
     event = ()
-    if focus and answer_type == "time" and _is_event_verb(focus[0], tokens):
+    if focus and answer_type == "time" and _after_question_word(focus[0], tokens):
         event, focus = _event(focus[0], tokens), ()
+    which = focus[0] if answer_type == "name" and focus and _after_question_word(focus[0], tokens, "哪") else ""
     return QuestionProfile(
         text=text,
         terms=tuple(sorted(dict.fromkeys(terms), key=len, reverse=True)),
@@ -101,6 +103,7 @@ def profile(question: str) -> QuestionProfile:
         focus=focus,
         owner=owner,
         event=event,
+        which=which,
         questions_asked=sum(1 for t in tokens if t.asks),
     )
 
@@ -286,13 +289,16 @@ def _copula_subject(before: list[_Token]) -> int | None:
     return None
 
 
-def _is_event_verb(word: str, tokens: list[_Token]) -> bool:
-    return any(t.word == word and t.flag == "v" for t in tokens)
+def _after_question_word(word: str, tokens: list[_Token], starting: str = "") -> bool:
+    """Whether ``word`` follows the (first) question word, which starts with ``starting``."""
+    at = next((i for i, t in enumerate(tokens) if t.asks), None)
+    return at is not None and tokens[at].word.startswith(starting) and any(t.word == word for t in tokens[at + 1 :])
 
 
 def _event(verb: str, tokens: list[_Token]) -> tuple[str, ...]:
-    """The verb and the content words of its object (哪一年开始投身扶贫工作 → 投身, 扶贫, 工作):
-    a paper may name the event with another verb (加入扶贫战线), rarely with another object."""
+    """The verb and the content words of its object (哪一年开始投身扶贫工作 → 投身, 扶贫, 工作),
+    or with no object, the subject of the question (疫情|是|哪天|出现 → 出现, 疫情): a paper may
+    name the event with another verb (加入扶贫战线), rarely with another object or subject."""
     at = next(i for i, t in enumerate(tokens) if t.word == verb)
     words = [verb]
     for t in tokens[at + 1 :]:
@@ -300,6 +306,11 @@ def _event(verb: str, tokens: list[_Token]) -> tuple[str, ...]:
             break
         if _is_content(t) and len(t.word) >= 2 and t.word not in L.GENERIC_NOUNS:
             words.append(t.word)
+    if len(words) == 1:
+        asked = next(i for i, t in enumerate(tokens) if t.asks)
+        subject = _copula_subject(tokens[:asked])
+        if subject is not None:
+            words.append(tokens[subject].word)
     return tuple(words)
 
 

@@ -1,4 +1,12 @@
-from rag.text.answer_type import answer_clause, credits_person, holds_answer, owned_by_another
+from rag.text.answer_type import (
+    another_year,
+    answer_clause,
+    credits_person,
+    deputy_only,
+    holds_answer,
+    names_member,
+    owned_by_another,
+)
 
 
 def test_a_person_is_a_name_the_question_does_not_already_give():
@@ -61,3 +69,21 @@ def test_credits_in_news_style():
     assert credits_person("□ 王红")  # a byline
     assert credits_person("（李华 赵明）")  # the authors closing an article
     assert not credits_person("（下转第二版）")
+
+
+def test_a_deputy_is_another_role():
+    assert deputy_only("厅长", "会上，省交通厅副厅长王明讲话。", "省交通厅的厅长是谁")
+    assert not deputy_only("厅长", "省交通厅厅长李华、副厅长王明出席。", "省交通厅的厅长是谁")
+    assert not deputy_only("厅长", "会上，省交通厅副厅长王明讲话。", "省交通厅的副厅长是谁")
+
+
+def test_a_figure_of_another_year_does_not_answer():
+    assert another_year(("2023",), "2024年，全市新增装机500兆瓦。")
+    assert not another_year(("2023",), "2023年，全市新增装机500兆瓦。")
+    assert not another_year(("2023",), "全市新增装机500兆瓦。")  # no year stated: it may be the asked one
+    assert not another_year((), "2024年，全市新增装机500兆瓦。")
+
+
+def test_which_x_is_answered_by_a_named_x():
+    assert names_member("社区", "志愿者走进城东社区慰问老人。", "志愿者去的是哪个社区")
+    assert not names_member("社区", "志愿者为老人送去祝福。", "志愿者去的是哪个社区")

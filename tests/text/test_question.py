@@ -56,6 +56,12 @@ def test_the_focus_is_the_head_of_the_phrase_the_question_word_ends():
     assert profile("这次研讨会是谁主办的？").answer_type == "name"
     # a when-question's event is its verb and the verb's object: a paper may use another verb
     assert profile("该厂是哪一年获得质量金奖的？").event == ("获得", "质量", "金奖")
+    # with no object, the event takes the question's subject (the event may be named another way)
+    assert profile("那场暴雨是哪天出现的？").event == ("出现", "暴雨")
+    # "which X" asks for a member of X
+    assert profile("志愿者去的是哪个社区？").which == "社区"
+    # a word jieba tags as a name but ending in a generic noun is no name (那|段时间)
+    assert "段时间" not in profile("坚守的那段时间，工厂拿出了哪些成果？").entities
     # a question word ending its clause never takes its focus from the next clause
     assert profile("该报的主办单位是谁？统一刊号是多少？").focus == ("主办单位",)
 
