@@ -141,6 +141,10 @@ class ChatGenerator:
             return Draft(self.refusal, True, "no passages")
         return self.evidence_gate(question, contexts) if self.evidence_gate else None
 
+    def fitted(self, question: str, contexts: Sequence[SearchResult]) -> Sequence[SearchResult]:
+        """The passages the prompt can hold (all of them; a model with a small context overrides this)."""
+        return contexts
+
     def runnable(self) -> Runnable:
         """dict(question, context, count, max_chars, refusal) → the model's message."""
         return P.answer_prompt(self.settings.prompts_dir) | self.model
@@ -157,6 +161,7 @@ class ChatGenerator:
     def generate(self, question: str, contexts: Sequence[SearchResult]) -> Draft:
         if refused := self._gated(question, contexts):
             return refused
+        contexts = self.fitted(question, contexts)
         with self.errors():
             message = self.runnable().invoke(self.inputs(question, contexts))
         truncated = (message.response_metadata or {}).get("finish_reason") == "length"
@@ -168,6 +173,7 @@ class ChatGenerator:
             yield refused.text
             yield refused
             return
+        contexts = self.fitted(question, contexts)
         text, shown, truncated = "", "", False
         with self.errors():
             for chunk in self.runnable().stream(self.inputs(question, contexts)):

@@ -25,7 +25,6 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
-from rag.answer import Draft
 from rag.answer import prompts as P
 from rag.answer.llm import ChatGenerator, max_tokens
 from rag.answer.local_model import read_gguf_metadata, resolve_gguf
@@ -156,17 +155,9 @@ class LocalGenerator(ChatGenerator):
         model = model if model is not None else chat_model(settings)
         super().__init__(settings, model, lambda: llama_errors(self.path))
 
-    def generate(self, question: str, contexts: Sequence[SearchResult]) -> Draft:
-        return super().generate(question, self.fitting(question, contexts))
-
-    def stream(self, question: str, contexts: Sequence[SearchResult]):
-        return super().stream(question, self.fitting(question, contexts))
-
-    def fitting(self, question: str, contexts: Sequence[SearchResult]) -> list[SearchResult]:
+    def fitted(self, question: str, contexts: Sequence[SearchResult]) -> list[SearchResult]:
         """The leading passages whose prompt leaves room for the reply in the context."""
         contexts = list(contexts)
-        if not contexts:
-            return contexts
         room = self.settings.llm_context - self.model.max_tokens
         prompt = P.answer_prompt(self.settings.prompts_dir)
         while contexts:

@@ -111,14 +111,14 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
     """Whether ``sentence`` covers the question's focus (or a near form) and holds a fact of the asked type.
 
     A quantity must sit in the clause that names the focus: 某厂投入资金3亿元 answers how
-    much was invested, 某厂投入资金改造生产线，能耗下降13% does not.
+    much was invested, 某厂投入资金改造生产线，成本降低13% does not.
     """
     if credits(question, sentence):
         return holds_answer(question.answer_type, sentence, question.text)
     if question.focus and owned_by_another(question.owner, question.focus[0], sentence):
         return False  # the asked attribute, but of another organisation
     if question.focus and deputy_only(question.focus[0], sentence, question.text):
-        return False  # 副厅长 when the 厅长 is asked
+        return False  # 副局长 when the 局长 is asked
     if another_year(question.years, sentence):
         return False  # a 2024 figure when 2023 is asked
     pieces = [sentence]

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from rag.answer.sentences import strip_markers
+from rag.text.chars import has_word_character
 from rag.text.features import bigrams, normalize
 from rag.text.sentences import SENTENCE_BREAK
 
@@ -86,7 +87,7 @@ def whole_sentences(answer: str) -> str:
 def not_an_answer(answer: str, question: str) -> str | None:
     """Why ``answer`` (notation already stripped) is not an answer to ``question``, or None."""
     content = normalize(strip_markers(answer))
-    if not re.search(r"[\u3400-\u9fffA-Za-z0-9]", content):
+    if not has_word_character(content):
         return "the reply holds no text (empty, or only the prompt's notation)"
     pairs = bigrams(content)
     if pairs and len(pairs & bigrams(question)) / len(pairs) >= QUESTION_ECHO_SHARE:

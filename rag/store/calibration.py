@@ -14,12 +14,14 @@ every model: ``scale.at(0.55)`` is the cosine 55 % of the way from one to the ot
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from rag.records import Chunk
+from rag.text.chars import is_cjk
 
 SAMPLE_PAIRS = 2000  # pairs per sample: medians to about ±0.005, a few ms at any index size
 
@@ -69,9 +71,7 @@ def common_characters(chunks: Sequence[Chunk], share: float = COMMON_CHARACTER_S
     character to make two words near forms of each other (员工 and 工业 share only 工)."""
     if not chunks:
         return frozenset()
-    counts: dict[str, int] = {}
+    counts: Counter[str] = Counter()
     for chunk in chunks:
-        for ch in set(chunk.text):
-            if "\u3400" <= ch <= "\u9fff":
-                counts[ch] = counts.get(ch, 0) + 1
-    return frozenset(ch for ch, n in counts.items() if n >= share * len(chunks))
+        counts.update(set(chunk.text))
+    return frozenset(ch for ch, n in counts.items() if n >= share * len(chunks) and is_cjk(ch))

@@ -21,19 +21,23 @@ READABLE_VERSIONS = (1, 2)  # version 1 has no checksums; the next ingest rewrit
 
 def processing_fingerprint() -> str:
     """A hash of the code that turns files into chunks and BM25 terms (rag/corpus/*.py,
-    rag/chunking.py, the text basics they use and the tokeniser with its lexicon).
+    rag/chunking.py, the text basics they use, the tokeniser and its stopwords).
 
     When that code changes, every file is re-chunked on the next ingest, so an index never
     mixes passages cleaned by two versions of the cleaner. Vectors of unchanged chunk texts
-    are still reused.
+    are still reused. Of the lexicon only the stopwords count: its other lists serve
+    question analysis, and changing them re-chunks nothing.
     """
+    from rag.store.tokenize import STOPWORDS
+
     package = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     text = package / "text"
-    shared = [text / "chars.py", text / "sentences.py", text / "features.py", text / "lexicon.toml", package / "store" / "tokenize.py"]
+    shared = [text / "chars.py", text / "sentences.py", text / "features.py", package / "store" / "tokenize.py"]
     for path in sorted((package / "corpus").glob("*.py")) + [package / "chunking.py"] + shared:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
+    digest.update(" ".join(sorted(STOPWORDS)).encode())
     return digest.hexdigest()[:16]
 
 

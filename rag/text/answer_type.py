@@ -11,6 +11,7 @@ from functools import lru_cache
 import jieba.posseg
 
 from rag.text import lexicon as L
+from rag.text.chars import CJK
 from rag.text.features import YEAR, normalize
 from rag.text.question import found
 from rag.text.sentences import FACT_CLAUSE_END, clause_spans
@@ -43,7 +44,7 @@ def holds_answer(kind: str | None, sentence: str, question: str) -> bool:
         return bool(DATE.search(sentence)) or any(
             flag == "t" and re.search(r"\d|[一二三四五六七八九十]", word) for word, flag in tagged(sentence)
         )
-    if kind == "name":  # 哪个煤矿, 叫什么: a proper name, or a title in quotes
+    if kind == "name":  # 哪个水库, 叫什么: a proper name, or a title in quotes
         return holds_answer("person", sentence, question) or holds_answer("place", sentence, question) \
             or holds_answer("organisation", sentence, question) or _quotes_new_title(sentence, question)
     wanted = {"person": ("nr",), "place": ("ns",), "organisation": ("nt", "nz")}.get(kind or "")
@@ -67,13 +68,13 @@ _QUALIFIER_FLAGS = ("ns", "nt", "nz", "nr", "j", "v")
 
 # A name ending in a generic organisation word (某某集团, 某某分公司): two characters or more before it
 _ORGANISATION_NAME = re.compile(
-    "[\u3400-\u9fff]{2,}(?:" + "|".join(sorted((re.escape(w) for w in L.ORGANISATION_SUFFIXES if w not in ("有限", "责任", "股份", "控股")), key=len, reverse=True)) + ")"
+    f"[{CJK}]{{2,}}(?:" + "|".join(sorted((re.escape(w) for w in L.ORGANISATION_SUFFIXES if w not in ("有限", "责任", "股份", "控股")), key=len, reverse=True)) + ")"
 )
 
 
 def owned_by_another(owner: str, focus: str, sentence: str) -> bool:
     """Whether every mention of ``focus`` in ``sentence`` belongs to another organisation
-    than ``owner``: asked for 某集团的总经理, the sentence names 某集团贵州分公司总经理.
+    than ``owner``: asked for 某学会的会长, the sentence names 某学会江苏分会会长.
 
     A mention belongs to ``owner`` when its clause names the owner. It belongs to another
     when its clause names the owner's name proper (the owner without 集团, 公司) followed
@@ -109,7 +110,7 @@ def _quotes_new_title(sentence: str, question: str) -> bool:
 
 
 def deputy_only(focus: str, sentence: str, question: str) -> bool:
-    """Whether every mention of the asked role is its deputy (副厅长 for 厅长), unless the
+    """Whether every mention of the asked role is its deputy (副局长 for 局长), unless the
     question asks for the deputy itself."""
     if f"副{focus}" in question or focus not in sentence:
         return False
@@ -125,9 +126,9 @@ def another_year(asked_years: tuple[str, ...], sentence: str) -> bool:
 
 
 def names_member(category: str, piece: str, question: str) -> bool:
-    """Whether ``piece`` names a member of ``category`` the question does not (哪个社区 → 某某社区)."""
+    """Whether ``piece`` names a member of ``category`` the question does not (哪个街道 → 某某街道)."""
     return any(
-        m.group() not in question for m in re.finditer(f"[\u3400-\u9fffA-Za-z0-9]{{1,10}}{re.escape(category)}", piece)
+        m.group() not in question for m in re.finditer(f"[{CJK}A-Za-z0-9]{{1,10}}{re.escape(category)}", piece)
     )
 
 
@@ -136,7 +137,7 @@ def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
 
 
 # An article's closing credit: the authors' names alone in brackets, （张三 李四）
-_CLOSING_CREDIT = re.compile(r"^[（(][\u3400-\u9fff、，,\s]{2,16}[）)]$")
+_CLOSING_CREDIT = re.compile(f"^[（(][{CJK}、，,\\s]{{2,16}}[）)]$")
 
 
 def credits_person(sentence: str) -> bool:

@@ -1,8 +1,8 @@
 """What a question asks about: its content terms, names, years and numbers, the answer type
 its question word implies, and its focus (the attribute asked for).
 
-``某厂的厂长是谁`` → answer type ``person``, focus ``厂长``;
-``某公司有多少名员工`` → ``number``, focus ``员工``. Question words, function words and
+``某馆的馆长是谁`` → answer type ``person``, focus ``馆长``;
+``某校共有几位教师`` → ``number``, focus ``教师``. Question words, function words and
 units come from ``lexicon.toml``; names and nouns from jieba's part-of-speech tags. The
 extractive answerer (which sentences matter), retrieval's sentence re-ranking and the
 refusal check all read the same ``QuestionProfile``.
@@ -14,11 +14,13 @@ import logging
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 import jieba
 import jieba.posseg
 
 from rag.text import lexicon as L
+from rag.text.chars import CJK
 from rag.text.features import YEAR, normalize
 
 jieba.setLogLevel(logging.WARNING)
@@ -27,6 +29,7 @@ jieba.setLogLevel(logging.WARNING)
 TYPED_ANSWERS = ("person", "time", "number", "place", "organisation", "name")
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_LETTER = re.compile(f"[{CJK}A-Za-z]")
 _ENTITY_FLAGS = ("nr", "ns", "nt", "nz", "eng", "j")
 _INTERROGATIVES = L.interrogatives()
 _TYPE_NOUNS = L.type_nouns()
@@ -47,9 +50,9 @@ class QuestionProfile:
     content_bigrams: frozenset[str] = field(default_factory=frozenset)
     answer_type: str | None = None  # person, time, number, place, organisation, list, reason, manner, thing
     focus: tuple[str, ...] = ()  # the attribute asked for (厂长, 员工, 目标), nearest the question word first
-    owner: str = ""  # whose attribute it is: the phrase before 的 (某集团 in 某集团的总经理是谁)
+    owner: str = ""  # whose attribute it is: the phrase before 的 (某学会 in 某学会的会长是谁)
     event: tuple[str, ...] = ()  # a when-question's event: its verb and the verb's object (投身|扶贫)
-    which: str = ""  # "which X" asks for a member of X, named as such (哪个社区 → 某某社区)
+    which: str = ""  # "which X" asks for a member of X, named as such (哪个街道 → 某某街道)
     questions_asked: int = 0  # question words in the question: more than one is a multi-part question
 
     @property
@@ -87,11 +90,7 @@ def profile(question: str) -> QuestionProfile:
                 if token.flag.startswith(_ENTITY_FLAGS) and not token.word.endswith(tuple(L.GENERIC_NOUNS)):
                     entities.append(token.word)
         terms.extend(_joined_singles(run))  # 碳|中|和 → 碳中和
-    answer_type, focus, owner = _asked(tokens)
-    event = ()
-    if focus and answer_type == "time" and _after_question_word(focus[0], tokens):
-        event, focus = _event(focus[0], tokens), ()
-    which = focus[0] if answer_type == "name" and focus and _after_question_word(focus[0], tokens, "哪") else ""
+    asked = _asked(tokens)
     return QuestionProfile(
         text=text,
         terms=tuple(sorted(dict.fromkeys(terms), key=len, reverse=True)),
@@ -99,11 +98,11 @@ def profile(question: str) -> QuestionProfile:
         years=years,
         numbers=numbers,
         content_bigrams=frozenset(g for run in runs for g in _run_bigrams(run)),
-        answer_type=answer_type,
-        focus=focus,
-        owner=owner,
-        event=event,
-        which=which,
+        answer_type=asked.kind,
+        focus=asked.focus,
+        owner=asked.owner,
+        event=asked.event,
+        which=asked.which,
         questions_asked=sum(1 for t in tokens if t.asks),
     )
 
@@ -172,7 +171,7 @@ def _in_unknown_word(tokens: list[_Token], i: int) -> bool:
 
 
 def _has_letters(word: str) -> bool:
-    return bool(re.search(r"[\u3400-\u9fffA-Za-z]", word))
+    return bool(_LETTER.search(word))
 
 
 def _joined_singles(run: list[_Token]) -> list[str]:
@@ -203,50 +202,62 @@ def _run_bigrams(run: list[_Token]) -> set[str]:
     return grams
 
 
-def _asked(tokens: list[_Token]) -> tuple[str | None, tuple[str, ...], str]:
-    """The answer type the question word asks for, the focus (the nouns nearest it) and its owner.
+class _Asked(NamedTuple):
+    kind: str | None = None
+    focus: tuple[str, ...] = ()
+    owner: str = ""
+    event: tuple[str, ...] = ()
+    which: str = ""
 
-    A noun right after the question word (多少名员工) is the focus; failing that, the noun
-    heading the phrase just before it (厂长是谁, 无人机的最大载重是多少 → 载重). A generic
-    noun right after 什么/哪个 names the type instead (什么时候 → time).
+
+def _asked(tokens: list[_Token]) -> _Asked:
+    """The answer type the question word asks for, the focus (the nouns nearest it), its owner,
+    and for a when-question the event, for a which-question the category.
+
+    A noun right after the question word (几位教师) is the focus; failing that, the noun
+    heading the phrase just before it (馆长是谁, 货车的最大载重是多少 → 载重). A generic
+    noun right after 什么/哪个 names the type instead (什么 + 时候 → time). After a
+    when-question word, the word found there is the event's (哪年落成 → the date of 落成).
     """
     at = next((i for i, t in enumerate(tokens) if t.asks), None)
     if at is None:
-        return None, (), ""
+        return _Asked()
     kind = tokens[at].asks
-    after = []  # the next words, up to the end of the clause
-    for t in tokens[at + 1 : at + 5]:
-        if _ends_clause(t):
+    after = []  # positions of the next words, up to the end of the clause
+    for i in range(at + 1, min(at + 5, len(tokens))):
+        if _ends_clause(tokens[i]):
             break
-        if t.flag != "x":
-            after.append(t)
-    while after and after[0].flag.startswith("q") and kind in ("thing", "list", "place", "organisation"):
+        if tokens[i].flag != "x":
+            after.append(i)
+    while after and tokens[after[0]].flag.startswith("q") and kind in ("thing", "list", "place", "organisation"):
         after = after[1:]  # 哪|座|城市: the measure word between
-    if after and after[0].word in _TYPE_NOUNS and kind in ("thing", "list", "number"):
+    which = tokens[at].word.startswith("哪")
+    if after and tokens[after[0]].word in _TYPE_NOUNS and kind in ("thing", "list", "number"):
         if kind == "thing":
-            kind = _TYPE_NOUNS[after[0].word]
+            kind = _TYPE_NOUNS[tokens[after[0]].word]
         after = after[1:]
-    elif kind == "thing" and (
-        tokens[at].word.startswith("哪") and after and _is_focus(after[0]) or at and tokens[at - 1].word in L.NAMING_VERBS
-    ):
-        kind = "name"  # 哪个煤矿, 叫什么: which one, by its name
-    for t in after:
+    elif kind == "thing" and (which and after and _is_focus(tokens[after[0]]) or at and tokens[at - 1].word in L.NAMING_VERBS):
+        kind = "name"  # 哪个水库, 叫什么: which one, by its name
+    for i in after:
+        t = tokens[i]
         if t.asks:
             break
         if t.word in L.ASPECT_VERBS:
-            continue  # 什么时候开始排海: the event is the next verb
+            continue  # 何时开始施工: the event is the next verb
         if _is_focus(t):
             if kind == "person" and t.flag.startswith(("v", "b")):
-                return "name", (t.word,), ""  # 谁主办: a person or an organisation did it
-            return kind, (t.word,), ""
+                return _Asked("name", (t.word,))  # 谁|主办 (b, vn): a person or an organisation did it
+            if kind == "time":
+                return _Asked(kind, event=_event(tokens, i, at))
+            return _Asked(kind, (t.word,), which=t.word if kind == "name" and which else "")
         if kind == "time" and t.flag == "v" and len(t.word) >= 2 and t.word not in _NOT_CONTENT:
-            return kind, (t.word,), ""  # 哪一年出生: the date of that event is asked
+            return _Asked(kind, event=_event(tokens, i, at))  # 哪一年落成: the date of that event is asked
         if kind == "number" and t.flag.startswith("v"):
             continue  # 多少|参会|代表: the counted noun comes after its verb
         if t.flag.startswith(("v", "p", "c", "u", "d")):
-            break  # a verb or preposition follows: the question word qualifies the verb (哪一年被评为)
+            break  # a verb or preposition follows: the question word qualifies the verb (哪一年获评)
     focus, start = _phrase_head(tokens[:at])
-    return kind, focus, _owner(tokens[:start]) if focus else ""
+    return _Asked(kind, focus, _owner(tokens[:start]) if focus else "")
 
 
 def _phrase_head(before: list[_Token]) -> tuple[tuple[str, ...], int]:
@@ -254,7 +265,7 @@ def _phrase_head(before: list[_Token]) -> tuple[tuple[str, ...], int]:
     starts, and the index where that phrase starts.
 
     The phrase ends at a clause break, or at 的 once it holds a content word: in
-    物流无人机的最大载重是多少 the focus is 载重, never 物流 from the phrase before 的.
+    冷链货车的最大载重是多少 the focus is 载重, never 冷链 from the phrase before 的.
     """
     focus: list[str] = []
     passed_content = False
@@ -289,25 +300,17 @@ def _copula_subject(before: list[_Token]) -> int | None:
     return None
 
 
-def _after_question_word(word: str, tokens: list[_Token], starting: str = "") -> bool:
-    """Whether ``word`` follows the (first) question word, which starts with ``starting``."""
-    at = next((i for i, t in enumerate(tokens) if t.asks), None)
-    return at is not None and tokens[at].word.startswith(starting) and any(t.word == word for t in tokens[at + 1 :])
-
-
-def _event(verb: str, tokens: list[_Token]) -> tuple[str, ...]:
-    """The verb and the content words of its object (哪一年开始投身扶贫工作 → 投身, 扶贫, 工作),
-    or with no object, the subject of the question (疫情|是|哪天|出现 → 出现, 疫情): a paper may
-    name the event with another verb (加入扶贫战线), rarely with another object or subject."""
-    at = next(i for i, t in enumerate(tokens) if t.word == verb)
-    words = [verb]
-    for t in tokens[at + 1 :]:
+def _event(tokens: list[_Token], verb: int, asked: int) -> tuple[str, ...]:
+    """The word at ``verb`` and the content words of its object (何年开始从事教育工作 → 从事,
+    教育, 工作), or with no object, the subject of the question (暴雨|是|哪天|出现 → 出现,
+    暴雨): a paper may name the event with another verb, rarely with another object or subject."""
+    words = [tokens[verb].word]
+    for t in tokens[verb + 1 :]:
         if _ends_clause(t) or t.flag.startswith(("uj", "p", "v")) and not t.flag.startswith("vn"):
             break
         if _is_content(t) and len(t.word) >= 2 and t.word not in L.GENERIC_NOUNS:
             words.append(t.word)
     if len(words) == 1:
-        asked = next(i for i, t in enumerate(tokens) if t.asks)
         subject = _copula_subject(tokens[:asked])
         if subject is not None:
             words.append(tokens[subject].word)
@@ -335,7 +338,7 @@ def _is_focus(token: _Token) -> bool:
     """A noun naming an attribute: not a name, a unit or a function word.
 
     jieba tags some attribute nouns as distinguishing words (``b``: 载重) or set phrases
-    (``l``: 出货量), so those count too.
+    (``l``), so those count too.
     """
     return (
         token.flag.startswith(("n", "vn", "b", "l"))

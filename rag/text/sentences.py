@@ -16,7 +16,7 @@ SENTENCE_BREAK = re.compile(f"[{re.escape(SENTENCE_END)}]+[{re.escape(CLOSERS)}]
 # Where a long sentence divides into clauses: after a comma-like mark.
 CLAUSE_BREAK = re.compile("[，、：,:]")
 # Where a sentence divides into clauses that each state one fact; 、 joins the items of
-# one clause (党委书记、董事长某某), so it does not divide.
+# one clause (会长、秘书长某某), so it does not divide.
 FACT_CLAUSE_END = re.compile("[，,；;：:]")
 
 

@@ -27,6 +27,7 @@ from typing import Callable
 from rag.config import Settings
 from rag.corpus.loaders import JsonlRecordError, decode, parse_jsonl
 from rag.errors import InputError
+from rag.text.chars import CJK
 
 ALLOWED_SUFFIXES = (".txt", ".md", ".jsonl")
 MAX_STEM_CHARS = 80
@@ -37,7 +38,7 @@ ProgressFn = Callable[[float, str], None]
 _kb_lock = threading.Lock()
 
 # letters and digits (ASCII), CJK ideographs (incl. extension A and compatibility), _ - .
-_UNSAFE = re.compile(r"[^0-9A-Za-z_\-.\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_UNSAFE = re.compile(f"[^0-9A-Za-z_\\-.{CJK}]+")
 
 
 class UploadRejected(InputError):
