@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from rag.records import SearchResult
-from rag.text.answer_type import another_year, credits_person, deputy_only, holds_answer, names_member, owned_by_another
+from rag.text.answer_type import (
+    another_year, credits_person, deputy_only, holds_answer, names_another_work, names_member, owned_by_another,
+)
 from rag.text.features import normalize
 from rag.text.sentences import clause_spans
 from rag.text.lexicon import AUTHORING_WORDS, INSTRUCTION_TERMS
@@ -121,6 +123,8 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
         return False  # 副局长 when the 局长 is asked
     if another_year(question.years, sentence):
         return False  # a 2024 figure when 2023 is asked
+    if names_another_work(question.text, sentence):
+        return False  # the running time of another film than the asked one
     pieces = [sentence]
     if question.answer_type in CLAUSE_TYPES and question.focus:
         pieces = [sentence[start:end] for start, end in clause_spans(sentence)]

@@ -109,6 +109,19 @@ def _quotes_new_title(sentence: str, question: str) -> bool:
     return any(m.group(1) not in question for m in _QUOTED.finditer(sentence))
 
 
+_BOOK_TITLE = re.compile(r"《([^》]{1,30})》")
+
+
+def names_another_work(question: str, sentence: str) -> bool:
+    """Whether the question names a work by its title (《某片》) and the sentence names
+    other titles but not that one: the fact it gives is another work's."""
+    asked = [normalize(t) for t in _BOOK_TITLE.findall(question)]
+    named = [normalize(t) for t in _BOOK_TITLE.findall(sentence)]
+    if not asked or not named:
+        return False
+    return not any(a in n or n in a for a in asked for n in named)
+
+
 def deputy_only(focus: str, sentence: str, question: str) -> bool:
     """Whether every mention of the asked role is its deputy (副局长 for 局长), unless the
     question asks for the deputy itself."""

@@ -51,3 +51,4 @@ BYLINE_WORDS = words("news_style", "byline")
 VENUE_VERBS = words("news_style", "venue_verbs")
 INSTRUCTION_TERMS = words("instructions")
 AUTHORING_WORDS = words("news_style", "authoring")
+DEGREE_PREFIX = lexicon()["interrogatives"]["degree_prefix"]

@@ -119,13 +119,29 @@ def _joined_question_words(pairs) -> list[tuple[str, str]]:
         if joined:
             out.append(("".join(w for w, _ in pairs[i : i + joined]), "r"))
             i += joined
+        elif _asks_degree(pairs, i):
+            out.append((pairs[i][0] + pairs[i + 1][0], _DEGREE_FLAG))
+            i += 2
         else:
             out.append(pairs[i])
             i += 1
     return out
 
 
+# The tag given to 多 joined with the adjective after it (多|深): a question word asking for a number
+_DEGREE_FLAG = "r_degree"
+
+
+def _asks_degree(pairs: list[tuple[str, str]], i: int) -> bool:
+    """多 followed by a one-character adjective (多|深, 多|宽): how deep, how wide."""
+    return (
+        pairs[i][0] == L.DEGREE_PREFIX and i + 1 < len(pairs) and len(pairs[i + 1][0]) == 1 and pairs[i + 1][1] == "a"
+    )
+
+
 def _token(word: str, flag: str) -> _Token:
+    if flag == _DEGREE_FLAG:
+        return _Token(word, "r", "number")
     asks = _INTERROGATIVES.get(word)
     if asks is None:
         # 几岁, 哪几个: a question word fused with what follows it (one-character

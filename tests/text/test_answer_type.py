@@ -3,6 +3,7 @@ from rag.text.answer_type import (
     answer_clause,
     credits_person,
     deputy_only,
+    names_another_work,
     holds_answer,
     names_member,
     owned_by_another,
@@ -87,3 +88,11 @@ def test_a_figure_of_another_year_does_not_answer():
 def test_which_x_is_answered_by_a_named_x():
     assert names_member("社区", "志愿者走进城东社区慰问老人。", "志愿者去的是哪个社区")
     assert not names_member("社区", "志愿者为老人送去祝福。", "志愿者去的是哪个社区")
+
+
+def test_a_fact_about_another_titled_work_does_not_answer():
+    question = "纪录片《山河》的片长是多少？"
+    assert names_another_work(question, "该片的另一译名为《远方》，片长为 95 分钟。")
+    assert not names_another_work(question, "《山河》片长为 95 分钟。")
+    assert not names_another_work(question, "片长为 95 分钟。")  # no title: the passage's own film
+    assert not names_another_work("这部纪录片的片长是多少？", "《远方》片长为 95 分钟。")

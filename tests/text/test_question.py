@@ -82,3 +82,9 @@ def test_near_accepts_another_form_of_the_same_attribute():
     assert near("价格", "售价198元")
     assert near("总经理", "副总经理张三")
     assert not near("总经理", "董事长盛更红")
+
+
+def test_duo_before_a_one_character_adjective_asks_for_a_number():
+    assert profile("这条河有多宽？").answer_type == "number"
+    assert profile("潜水器能下潜多深？").answer_type == "number"
+    assert profile("参会的人多不多？").answer_type is None  # 多 as a verb of quantity asks nothing typed
