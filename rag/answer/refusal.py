@@ -132,7 +132,7 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
         (not question.focus or any(near(f, normalize(piece), common) for f in question.focus))
         and (not question.event or any(near(w, normalize(piece), common) for w in question.event))
         and (not question.which or names_member(question.which, piece, question.text))
-        and holds_answer(question.answer_type, piece, question.text)
+        and holds_answer(question.answer_type, piece, question.text, question.unit)
         for piece in pieces
     )
 

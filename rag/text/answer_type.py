@@ -18,7 +18,8 @@ from rag.text.sentences import FACT_CLAUSE_END, clause_spans
 
 _NUMERAL = r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千万两几数]+)"
 _UNITS = "|".join(sorted(map(re.escape, L.UNITS), key=len, reverse=True))
-QUANTITY = re.compile(f"{_NUMERAL}\\s*(?:多|余)?\\s*(?:{_UNITS})")
+# a number, 余/多 (more than), a multiplier (12万余元: 万 multiplies, 元 is the unit), a unit
+QUANTITY = re.compile(f"{_NUMERAL}\\s*(?:多|余)?\\s*(?:[万亿千百]\\s*(?:多|余)?)?\\s*(?P<unit>{_UNITS})")
 _ARTICLE = re.compile(r"^一\s*(?!万|千|百|亿)\D$")  # 一个, 一项: "a", not a count
 _YEAR_ONLY = re.compile(r"^(?:19|20)\d{2}\s*年$")
 DATE = re.compile(r"(?:19|20)\d{2}年(?:\d{1,2}月)?(?:\d{1,2}日)?|\d{1,2}月\d{1,2}日|\d{1,2}月(?:上|中|下)旬|[一二三四五六七八九十]+月")
@@ -31,13 +32,14 @@ def tagged(sentence: str) -> tuple[tuple[str, str], ...]:
     return tuple((p.word, p.flag) for p in jieba.posseg.cut(sentence))
 
 
-def holds_answer(kind: str | None, sentence: str, question: str) -> bool:
-    """Whether ``sentence`` holds something of ``kind`` that the question itself does not name."""
+def holds_answer(kind: str | None, sentence: str, question: str, unit: str = "") -> bool:
+    """Whether ``sentence`` holds something of ``kind`` that the question itself does not name
+    (for a number, in the ``unit`` the question names, when it names one)."""
     if kind == "number":
         dates = [m.span() for m in DATE.finditer(sentence)]
         return any(
             not _YEAR_ONLY.match(m.group()) and m.group() not in question and not _inside(m.span(), dates)
-            and not _ARTICLE.match(m.group())
+            and not _ARTICLE.match(m.group()) and (not unit or same_measure(unit, m.group("unit")))
             for m in QUANTITY.finditer(sentence)
         )
     if kind == "time":
@@ -59,6 +61,14 @@ def holds_answer(kind: str | None, sentence: str, question: str) -> bool:
         if kind == "organisation" and word.endswith(_ORGANISATION_ENDINGS) and len(word) > 3:
             return True
     return False
+
+
+def same_measure(asked: str, stated: str) -> bool:
+    """Whether a quantity in ``stated`` units answers a question asking in ``asked`` units:
+    the same unit, a multiple of it (万吨 for 吨), or a unit counting the same thing (人 for 名)."""
+    if asked.endswith(stated) or stated.endswith(asked):
+        return True
+    return any(asked in group and stated in group for group in L.SAME_MEASURE)
 
 
 # Parts of speech of a word that makes a name another organisation's: 某集团|贵州|分公司
@@ -162,11 +172,11 @@ def credits_person(sentence: str) -> bool:
     return bool(_CLOSING_CREDIT.match(text)) and any(flag.startswith("nr") for _, flag in tagged(text))
 
 
-def answer_clause(kind: str | None, sentence: str, question: str) -> tuple[int, int] | None:
+def answer_clause(kind: str | None, sentence: str, question: str, unit: str = "") -> tuple[int, int] | None:
     """The span of the clause of ``sentence`` that holds the asked fact, or None."""
     for start, end in clause_spans(sentence):
         clause = sentence[start:end]
-        if holds_answer(kind, clause, question):
+        if holds_answer(kind, clause, question, unit):
             return start, start + _through_name(clause, question) if kind == "person" else end
     return None
 

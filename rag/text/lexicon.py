@@ -52,3 +52,4 @@ VENUE_VERBS = words("news_style", "venue_verbs")
 INSTRUCTION_TERMS = words("instructions")
 AUTHORING_WORDS = words("news_style", "authoring")
 DEGREE_PREFIX = lexicon()["interrogatives"]["degree_prefix"]
+SAME_MEASURE = tuple(frozenset(group.split()) for group in lexicon()["units"]["same_measure"])

@@ -53,6 +53,7 @@ class QuestionProfile:
     owner: str = ""  # whose attribute it is: the phrase before 的 (某学会 in 某学会的会长是谁)
     event: tuple[str, ...] = ()  # a when-question's event: its verb and the verb's object (投身|扶贫)
     which: str = ""  # "which X" asks for a member of X, named as such (哪个街道 → 某某街道)
+    unit: str = ""  # the unit a how-many question names (多少吨 → 吨)
     questions_asked: int = 0  # question words in the question: more than one is a multi-part question
 
     @property
@@ -91,6 +92,7 @@ def profile(question: str) -> QuestionProfile:
                     entities.append(token.word)
         terms.extend(_joined_singles(run))  # 碳|中|和 → 碳中和
     asked = _asked(tokens)
+    unit = _asked_unit(tokens)
     return QuestionProfile(
         text=text,
         terms=tuple(sorted(dict.fromkeys(terms), key=len, reverse=True)),
@@ -103,6 +105,7 @@ def profile(question: str) -> QuestionProfile:
         owner=asked.owner,
         event=asked.event,
         which=asked.which,
+        unit=unit,
         questions_asked=sum(1 for t in tokens if t.asks),
     )
 
@@ -274,6 +277,20 @@ def _asked(tokens: list[_Token]) -> _Asked:
             break  # a verb or preposition follows: the question word qualifies the verb (哪一年获评)
     focus, start = _phrase_head(tokens[:at])
     return _Asked(kind, focus, _owner(tokens[:start]) if focus else "")
+
+
+def _asked_unit(tokens: list[_Token]) -> str:
+    """The unit right after a how-many question word, fused with it (几岁) or not (多少|吨)."""
+    for i, t in enumerate(tokens):
+        if t.asks != "number":
+            continue
+        rest = next((t.word[len(w):] for w in _BY_LENGTH if t.word.startswith(w)), "")
+        if rest in L.UNITS:
+            return rest
+        if not rest and i + 1 < len(tokens) and tokens[i + 1].word in L.UNITS:
+            return tokens[i + 1].word
+        return ""
+    return ""
 
 
 def _phrase_head(before: list[_Token]) -> tuple[tuple[str, ...], int]:

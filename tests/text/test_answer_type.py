@@ -7,6 +7,7 @@ from rag.text.answer_type import (
     holds_answer,
     names_member,
     owned_by_another,
+    same_measure,
 )
 
 
@@ -96,3 +97,17 @@ def test_a_fact_about_another_titled_work_does_not_answer():
     assert not names_another_work(question, "《山河》片长为 95 分钟。")
     assert not names_another_work(question, "片长为 95 分钟。")  # no title: the passage's own film
     assert not names_another_work("这部纪录片的片长是多少？", "《远方》片长为 95 分钟。")
+
+
+def test_a_question_that_names_its_unit_is_answered_in_that_unit():
+    question = "该矿探明的储量是多少吨？"
+    assert holds_answer("number", "该矿探明储量120万吨。", question, unit="吨")
+    assert not holds_answer("number", "该矿已有工人300名。", question, unit="吨")
+    assert holds_answer("number", "该矿已有工人300名。", question)  # no unit asked: any quantity
+    # a multiplier and 余 between the number and the unit: 12万余元 is a sum of money
+    assert holds_answer("number", "公司捐助12万余元。", "公司捐了多少钱？", unit="钱")
+
+
+def test_units_that_count_the_same_thing():
+    assert same_measure("名", "人") and same_measure("吨", "万吨") and same_measure("钱", "亿元")
+    assert not same_measure("吨", "人") and not same_measure("钱", "个")

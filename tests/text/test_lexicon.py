@@ -16,7 +16,8 @@ def entries() -> list[tuple[str, str, str]]:
         (section, key, word)
         for section, table in lexicon.lexicon().items()
         for key, value in table.items()
-        for word in value.split()
+        for words in ([value] if isinstance(value, str) else value)  # a list holds groups of words
+        for word in words.split()
     ]
 
 

@@ -88,3 +88,9 @@ def test_duo_before_a_one_character_adjective_asks_for_a_number():
     assert profile("这条河有多宽？").answer_type == "number"
     assert profile("潜水器能下潜多深？").answer_type == "number"
     assert profile("参会的人多不多？").answer_type is None  # 多 as a verb of quantity asks nothing typed
+
+
+def test_the_unit_a_how_many_question_names():
+    assert profile("该矿探明的储量是多少吨？").unit == "吨"
+    assert profile("公司一共捐了多少钱？").unit == "钱"
+    assert profile("该厂的营收是多少？").unit == ""
