@@ -155,6 +155,7 @@ class AnswerPipeline:
         state["timings"]["total"] = (time.perf_counter() - state["started"]) * 1000
         answer.timings_ms = {name: state["timings"].get(name, 0.0) for name in ("retrieve", "generate", "total")}
         answer.notices = list(state.get("notices", ()))
+        answer.reasoning = draft.reasoning
         return answer
 
     # -- helpers ---------------------------------------------------------------

@@ -121,6 +121,7 @@ class Answer:
     standalone_question: str | None = None  # the rewritten follow-up, when it differs
     unsupported: list[str] = field(default_factory=list)  # answer sentences no passage supports
     notices: list[str] = field(default_factory=list)  # what was changed in the question (e.g. it was cut)
+    reasoning: str = ""  # a reasoning model's thinking, shown collapsed; not part of the answer
 
     def to_json(self) -> dict[str, Any]:
         contexts = []
@@ -136,4 +137,5 @@ class Answer:
             "contexts": contexts,
             "timings_ms": {k: round(float(v), 2) for k, v in self.timings_ms.items()},
             **({"notices": list(self.notices)} if self.notices else {}),
+            **({"reasoning": self.reasoning} if self.reasoning else {}),
         }

@@ -34,6 +34,7 @@ class Draft:
     text: str
     refused: bool = False
     reason: str | None = None  # why it refused, for logs and debugging
+    reasoning: str = ""  # a reasoning model's <think> text: shown apart, never checked as an answer
 
 
 class Generator(Protocol):

@@ -186,7 +186,18 @@ class ChatGenerator:
         yield self._draft(question, text, contexts, truncated)
 
     def _draft(self, question: str, text: str, contexts: Sequence[SearchResult], truncated: bool = False) -> Draft:
-        answer = R.strip_notation(R.split_reasoning(text).answer)
+        """The checked reading of a whole reply, its ``<think>`` reasoning kept apart.
+
+        Reasoning an API sends in a field of its own (DeepSeek's ``reasoning_content``) is
+        dropped by ``ChatOpenAI`` before it gets here: it never becomes the answer.
+        """
+        reply = R.split_reasoning(text)
+        draft = self._read(question, reply.answer, contexts, truncated)
+        draft.reasoning = reply.reasoning
+        return draft
+
+    def _read(self, question: str, answer: str, contexts: Sequence[SearchResult], truncated: bool) -> Draft:
+        answer = R.strip_notation(answer)
         if truncated:  # cut at the token limit: keep the finished sentences
             answer = R.whole_sentences(answer)
         if not answer or is_refusal(answer, self.refusal):

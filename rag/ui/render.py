@@ -139,6 +139,16 @@ def answer_html(text: str, *, streaming: bool = False) -> str:
     return f'<div class="rag-answer">{_lines(body)}{cursor}{note}</div>'
 
 
+def reasoning_html(reasoning: str) -> str:
+    """A reasoning model's thinking, collapsed and marked as such, or "" when there is none."""
+    if not reasoning.strip():
+        return ""
+    return (
+        '<details class="rag-reasoning"><summary>模型的推理过程（不是回答，未核对出处）</summary>'
+        f'<div class="rag-note">{_lines(escape(reasoning))}</div></details>'
+    )
+
+
 def question_html(text: str) -> str:
     """The user's question, escaped (no Markdown or HTML of theirs is interpreted)."""
     return f'<div class="rag-question">{_lines(escape(text))}</div>'
@@ -214,7 +224,7 @@ def sources_html(citations: Sequence[Citation], others: Sequence[SearchResult]) 
 
 def message_html(answer: Answer) -> str:
     """The whole assistant message for a finished answer."""
-    parts = [answer_html(answer.answer)]
+    parts = [reasoning_html(answer.reasoning), answer_html(answer.answer)]
     for notice in answer.notices:  # e.g. the question was cut to its maximum length
         parts.append(f'<div class="rag-note rag-notice">{escape(notice)}</div>')
     if answer.standalone_question and answer.standalone_question.strip() != answer.question.strip():

@@ -145,12 +145,15 @@ def test_reasoning_never_becomes_the_answer(tmp_path):
     assert "think" not in streamed and "问题问的是" not in streamed and streamed == REPLY
     for answer in (parts[-1], answered):
         assert "问题问的是" not in answer.answer and answer.answer.startswith("太钢计划2050年实现碳中和[1]。")
+        # kept apart, for the chat to show collapsed, and never checked as an answer
+        assert answer.reasoning.startswith("问题问的是目标") and "think" not in answer.reasoning
     # DeepSeek's API sends the reasoning in its own field: it never reaches the answer either
     with FakeOpenAI(REPLY, reasoning="先看资料1，再看资料2。") as server:
         pipeline = AnswerPipeline(settings_for(server, tmp_path), searcher=ToySearcher())
-        streamed = "".join(p for p in list(pipeline.stream("太钢的碳中和目标是什么"))[:-1] if isinstance(p, str))
+        parts = list(pipeline.stream("太钢的碳中和目标是什么"))
+        streamed = "".join(p for p in parts[:-1] if isinstance(p, str))
         answered = pipeline.invoke("太钢的碳中和目标是什么")
-    assert "先看资料" not in streamed and "先看资料" not in answered.answer
+    assert "先看资料" not in streamed and "先看资料" not in answered.answer and "先看资料" not in parts[-1].answer
 
 
 def test_echoed_notation_empty_and_question_repeating_replies_are_refused(tmp_path):

@@ -121,3 +121,11 @@ def test_message_html_flags_sentences_no_passage_supports():
     answer = Answer("问题", "有出处的句子。没有出处的句子。", False, [], [], unsupported=["没有出处的句子。"])
     html = render.message_html(answer)
     assert 'class="rag-note rag-unsupported"' in html and "没有出处的句子。" in html
+
+
+def test_a_reasoning_models_thinking_is_shown_collapsed_and_apart_from_the_answer():
+    answer = Answer("问题", "2050年实现碳中和[1]。", False, reasoning="先看资料1 <b>")
+    html = render.message_html(answer)
+    assert html.index('<details class="rag-reasoning">') < html.index('class="rag-answer"')
+    assert "<summary>模型的推理过程" in html and "先看资料1 &lt;b&gt;" in html
+    assert "rag-reasoning" not in render.message_html(Answer("问题", "回答[1]。", False))
