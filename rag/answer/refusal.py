@@ -95,7 +95,8 @@ def assess(
     evidence = Evidence(
         len(question.years), len(question.numbers), sentence_coverage=sentence_coverage, cosine=cosine, min_cosine=min_cosine
     )
-    evidence.missing_years = [y for y in question.years if y not in everything]
+    dated = everything + "".join(r.chunk.date or "" for r in contexts)  # an article's date names its year
+    evidence.missing_years = [y for y in question.years if y not in dated]
     evidence.missing_numbers = [n for n in question.numbers if n not in everything]
     # jieba mis-tags two-character fragments as names, so only longer names count here
     evidence.missing_entities = [e for e in question.entities if len(e) >= 3 and not found(e, everything)]

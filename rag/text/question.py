@@ -275,8 +275,17 @@ def _asked(tokens: list[_Token]) -> _Asked:
             continue  # 多少|参会|代表: the counted noun comes after its verb
         if t.flag.startswith(("v", "p", "c", "u", "d")):
             break  # a verb or preposition follows: the question word qualifies the verb (哪一年获评)
+    if kind == "number" and _after_verb(tokens[:at]):
+        return _Asked(kind)  # 某厂|捐了|多少钱: a verb's object, counted by what follows, not the subject's attribute
     focus, start = _phrase_head(tokens[:at])
     return _Asked(kind, focus, _owner(tokens[:start]) if focus else "")
+
+
+def _after_verb(before: list[_Token]) -> bool:
+    """Whether the words before the question word end in a verb other than a copula,
+    past aspect particles (捐|了, 能产 tagged as a noun is not caught)."""
+    words = [t for t in before if not t.flag.startswith("u")]
+    return bool(words) and words[-1].flag == "v" and words[-1].word not in L.COPULAS | _NOT_CONTENT
 
 
 def _asked_unit(tokens: list[_Token]) -> str:

@@ -22,6 +22,10 @@ def test_year_absent_from_every_passage_refuses():
     e = evidence("太钢2060年的营收目标是多少")
     assert e.missing_years == ["2060"]
     assert "2060" in e.reason()
+    # an article's date names its year, though its text may not (an archive line's stamp)
+    dated = make_results([ROADMAP, MODEL, VISIT])
+    dated[0].chunk.date = "2060-03-01"
+    assert evidence("太钢2060年的营收目标是多少", dated).missing_years == []
 
 
 def test_asked_attribute_that_no_passage_mentions_refuses():

@@ -94,3 +94,10 @@ def test_the_unit_a_how_many_question_names():
     assert profile("该矿探明的储量是多少吨？").unit == "吨"
     assert profile("公司一共捐了多少钱？").unit == "钱"
     assert profile("该厂的营收是多少？").unit == ""
+
+
+def test_a_how_many_question_after_a_verb_counts_what_follows_not_the_subject():
+    # 捐了多少钱: the money given, not an attribute of the donor (厂)
+    assert profile("某厂向红十字会捐了多少钱？").focus == ()
+    assert profile("该厂今年一共招聘了多少名员工？").focus == ("员工",)
+    assert profile("该园区光伏电站的装机容量有多大？").focus == ("装机容量",)  # 有 is no action
