@@ -275,8 +275,8 @@ def _asked(tokens: list[_Token]) -> _Asked:
             continue  # 多少|参会|代表: the counted noun comes after its verb
         if t.flag.startswith(("v", "p", "c", "u", "d")):
             break  # a verb or preposition follows: the question word qualifies the verb (哪一年获评)
-    if kind == "number" and _after_verb(tokens[:at]):
-        return _Asked(kind)  # 某厂|捐了|多少钱: a verb's object, counted by what follows, not the subject's attribute
+    if kind == "number" and _after_verb(tokens[:at]) and _asked_unit(tokens):
+        return _Asked(kind)  # 某厂|捐了|多少钱: a verb's object, measured in the unit asked, not the subject's attribute
     focus, start = _phrase_head(tokens[:at])
     return _Asked(kind, focus, _owner(tokens[:start]) if focus else "")
 

@@ -101,3 +101,5 @@ def test_a_how_many_question_after_a_verb_counts_what_follows_not_the_subject():
     assert profile("某厂向红十字会捐了多少钱？").focus == ()
     assert profile("该厂今年一共招聘了多少名员工？").focus == ("员工",)
     assert profile("该园区光伏电站的装机容量有多大？").focus == ("装机容量",)  # 有 is no action
+    # a change with no unit asked (下降了多少) is the subject's: its attribute stays the focus
+    assert profile("某厂二氧化硫排放量同比下降了多少？").focus == ("排放量",)
