@@ -116,3 +116,22 @@ def test_chat_answer_sources_upload_and_new_answer(browser, app_server, tmp_path
     assert "4873" in answer, answer
     assert "株洲星河动力无人机.txt" in cited_files(message)
     page.close()
+
+
+@pytest.mark.llm
+def test_the_local_model_streams_a_cited_summary_into_the_chat(browser, app_server):
+    """Choosing the local model (llama.cpp, the packaged GGUF that `rag model pull` fetched):
+    the answer streams in, then shows as a checked summary citing the roadmap article."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    page.set_default_timeout(60_000)
+    page.goto(app_server.url)
+    page.locator("#question textarea").wait_for()
+    page.locator("#generator").get_by_text("本地大模型（llama.cpp）").click()
+    page.locator("#question textarea").fill(CANONICAL)
+    page.locator("#send").click()
+    page.wait_for_selector("#chatbot .rag-cursor", timeout=ANSWER_TIMEOUT_MS)  # partial text, still coming
+    message = wait_for_answer(page, 0)
+    answer = message.locator(".rag-answer").first.inner_text()
+    assert "2050" in answer and "碳中和" in answer and "[1]" in answer, answer
+    assert "000_a73fe32ef8bc3bea.txt" in cited_files(message)
+    page.close()
