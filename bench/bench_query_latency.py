@@ -54,7 +54,7 @@ from rag.records import Chunk  # noqa: E402
 from rag.retrieval import candidate_score_fusion, load_searcher, score_fusion  # noqa: E402
 from rag.store import IndexStore  # noqa: E402
 from rag.store.index_store import current_generation  # noqa: E402
-from rag.store.ingestion import _write_generation  # noqa: E402  (writes a build exactly as ingest does)
+from rag.store.local_store import write_generation as _write_generation  # noqa: E402  (writes a build exactly as ingest does)
 from rag.store.manifest import FileEntry, Manifest, processing_fingerprint  # noqa: E402
 from rag.store.tokenize import tokenize  # noqa: E402
 

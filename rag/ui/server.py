@@ -104,7 +104,7 @@ def _warm(searcher) -> None:
         def embed(texts):
             return searcher.embeddings.encode_passages(list(texts))
 
-        count = warm_sentence_cache(searcher.store.chunks, embed, searcher.sentence_vectors)
+        count = warm_sentence_cache(searcher.store.all_chunks(), embed, searcher.sentence_vectors)
         _import_plotting()
         freeze_startup_objects()
         print(f"句向量预计算完成 / sentence vectors ready: {count}", file=sys.stderr, flush=True)
