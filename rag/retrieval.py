@@ -84,8 +84,8 @@ class Searcher:
         if k < 1:
             raise InputError(f"k must be at least 1 (got {k}).")
         where = active(where)
-        if not self.store.count():
-            return []
+        if not self.store.count() or (where is not None and not self.store.count(where)):
+            return []  # an empty index, or a filter no chunk passes
         depth = max(self.candidates, k)
         if mode == "dense":
             ranked = dense = self.store.dense_search(self._query_vector(query), depth, where)

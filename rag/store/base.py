@@ -9,7 +9,7 @@ Every store answers:
 
 - ``dense_search`` / ``lexical_search``: ``(chunk_id, score)`` best first, restricted to
   a :class:`~rag.store.filters.SearchFilter` inside the search;
-- ``get_chunks``, ``all_chunks``, ``count``, ``stats``, ``documents``, ``manifest``;
+- ``get_chunks``, ``all_chunks``, ``count``, ``stats``, ``documents``, ``manifest``, ``close``;
 - ``commit(changes)``: a batch of added, replaced and removed files made visible together
   (per file: a search sees its old or its new version, never a mix).
 
@@ -101,6 +101,8 @@ class Store(Protocol):
     def all_chunks(self) -> list[Chunk]: ...
 
     def commit(self, changes: ChangeSet) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def commit_stage(name: str) -> None:

@@ -109,8 +109,7 @@ def ingest(
         raise StoreError(f"Cannot create the index directory {index_dir}: {exc.strerror}") from None
     paths = [Path(p) for p in (paths or default_paths(settings))]
 
-    with _lock(index_dir, show_progress) as waited:
-        store = open_store(settings, create=True, fresh=rebuild)
+    with _lock(index_dir, show_progress) as waited, _closing(open_store(settings, create=True, fresh=rebuild)) as store:
         previous = store.manifest
         if previous is not None:
             previous.check_settings(settings.embedding_model, settings.embedding_variant, index_dir)
@@ -164,8 +163,7 @@ def ingest(
 def remove_sources(sources: list[str], settings: Settings) -> IngestReport:
     """Delete documents from the index (dense and lexical) without re-embedding anything."""
     started = time.perf_counter()
-    with _lock(settings.index_dir):
-        store = open_store(settings)
+    with _lock(settings.index_dir), _closing(open_store(settings)) as store:
         previous = store.manifest
         unknown = [s for s in sources if s not in previous.files]
         if unknown:
@@ -357,6 +355,15 @@ def _fill_counts(report: IngestReport, manifest: Manifest) -> None:
     report.files = len(manifest.files)
     report.articles = manifest.article_count
     report.chunks = manifest.chunk_count
+
+
+@contextmanager
+def _closing(store):
+    """Close the store's connection when the ingest ends (Milvus Lite lets one process open a database at a time)."""
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @contextmanager

@@ -52,6 +52,7 @@ class LocalStore(IndexStore):
         self.approximate_from = approximate_from
         self.chunk_ids = [chunk.chunk_id for chunk in chunks]
         self._row_of = {chunk_id: row for row, chunk_id in enumerate(self.chunk_ids)}
+        self._masks: dict[SearchFilter, np.ndarray] = {}
         self.capabilities = Capabilities(
             every_lexical_score=True, raw_vectors=True, dense_moments=True, approximate_dense=dense.kind != "flat"
         )
@@ -70,6 +71,9 @@ class LocalStore(IndexStore):
     def empty(cls, index_dir: Path, approximate_from: int | None = None) -> "LocalStore":
         return cls(None, [], DenseIndex.build(np.zeros((0, 1), np.float32), 1), LexicalIndex(None, 0),
                    index_dir=index_dir, approximate_from=approximate_from)
+
+    def close(self) -> None:
+        """Nothing to release: a generation is read into memory when opened."""
 
     # -- reading -------------------------------------------------------------------
 
@@ -147,7 +151,14 @@ class LocalStore(IndexStore):
     # -- helpers -------------------------------------------------------------------
 
     def _mask(self, where: SearchFilter) -> np.ndarray:
-        return np.fromiter((where.matches(chunk) for chunk in self.chunks), dtype=bool, count=len(self.chunks))
+        """Which rows ``where`` lets through (the last few filters' masks are kept: one search asks several times)."""
+        mask = self._masks.get(where)
+        if mask is None:
+            mask = np.fromiter((where.matches(chunk) for chunk in self.chunks), dtype=bool, count=len(self.chunks))
+            if len(self._masks) >= 16:
+                self._masks.pop(next(iter(self._masks)))
+            self._masks[where] = mask
+        return mask
 
     def _rows(self, ids: Sequence[str]) -> np.ndarray:
         if ids is self.chunk_ids:
