@@ -121,6 +121,8 @@ class AnswerPipeline:
         where = state.get("where")
         if where is not None and not where.is_empty:
             contexts = self._search.search(state["standalone"], state["k"], state["mode"], where)
+            if not contexts and not self.searcher.matching(where):
+                state["notices"] = [*state.get("notices", []), f"no article matches the filter ({where.describe()})"]
         else:  # searchers that know no filters (wrappers, test doubles) are called as before
             contexts = self._search.search(state["standalone"], state["k"], state["mode"])
         state["contexts"] = contexts
