@@ -49,13 +49,26 @@ def open_store(settings: Settings, *, create: bool = False, fresh: bool = False)
     return store
 
 
+def index_exists(settings: Settings) -> bool:
+    """Whether an index was built (without reading it: a damaged one still exists)."""
+    if backend_name(settings) == "local":
+        from rag.store.index_store import current_generation
+
+        return current_generation(settings.index_dir) is not None
+    return read_manifest(settings) is not None
+
+
 def read_manifest(settings: Settings):
     """The live manifest of the configured index, or None before its first build."""
     if backend_name(settings) == "local":
         from rag.store.index_store import read_manifest as read_local
 
         return read_local(settings.index_dir)
-    return open_store(settings, create=True).manifest
+    store = open_store(settings, create=True)
+    try:
+        return store.manifest
+    finally:
+        store.close()
 
 
 def _where(settings: Settings, name: str) -> str:

@@ -69,9 +69,9 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 def ensure_index(settings: Settings) -> bool:
     """Build the index (corpus + uploads) when none exists; True when one was built."""
     from rag.store import ingest
-    from rag.store.index_store import current_generation
+    from rag.store.factory import index_exists
 
-    if current_generation(settings.index_dir) is not None:
+    if index_exists(settings):
         return False
     from rag.ui.knowledge_base import drop_empty_upload_dir
 
