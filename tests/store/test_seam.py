@@ -34,3 +34,27 @@ def test_the_local_store_answers_the_protocol(tmp_path):
 def test_an_unknown_store_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="RAG_STORE"):
         open_store(Settings(index_dir=tmp_path, store="elastic"))
+
+
+def test_milvus_without_pymilvus_says_how_to_install_it(tmp_path, monkeypatch):
+    from rag.errors import StoreError
+
+    monkeypatch.setitem(sys.modules, "pymilvus", None)  # as if not installed
+    with pytest.raises(StoreError, match=r"pip install 'rag-news-zh\[milvus\]'") as info:
+        open_store(Settings(index_dir=tmp_path / "index", store="milvus"))
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("version, bm25", [("v2.4.5", False), ("2.5.0", True), ("v2.6.1", True)])
+def test_a_milvus_server_before_2_5_is_used_dense_only_and_says_so_once(version, bm25, capsys):
+    from rag.store import milvus_store
+
+    class Client:
+        def get_server_version(self):
+            return version
+
+    uri = f"http://127.0.0.1:19530/{version}"
+    assert milvus_store._server_has_bm25(Client(), uri) is bm25
+    assert milvus_store._server_has_bm25(Client(), uri) is bm25
+    err = capsys.readouterr().err
+    assert err.count("dense-only") == (0 if bm25 else 1)
