@@ -121,13 +121,15 @@ class Searcher:
         """Score fusion, then the best-sentence re-ranking: (ranked, dense scores, BM25 scores)."""
         query_vector = self._query_vector(query)
         caps = self.store.capabilities
-        exact_possible = caps.every_lexical_score and caps.raw_vectors
+        can_score_all = caps.every_lexical_score and caps.raw_vectors
+        can_pool_exactly = caps.dense_moments and caps.raw_vectors
+        # Pools save work only over an approximate dense index; filtered, the local store scores exactly anyway.
+        prefer_pools = not can_score_all or (caps.approximate_dense and where is None)
         found = None
-        if caps.dense_moments and caps.raw_vectors and (where is None or not exact_possible) and (
-            caps.approximate_dense or not exact_possible
-        ):
-            found = self._pooled(query, query_vector, k, where, require_exact=exact_possible)
-        if found is None and exact_possible:
+        if can_pool_exactly and prefer_pools:
+            # Where every chunk can be scored, pools must prove their top exact, else it is scored below.
+            found = self._pooled(query, query_vector, k, where, require_exact=can_score_all)
+        if found is None and can_score_all:
             found = self._exact(query, query_vector, depth, where)
         if found is None:
             found = self._pool_only(query, query_vector, where)
