@@ -351,10 +351,10 @@ class MilvusStore:
             schema.add_field(name, DataType.INT64)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
         index = self.client.prepare_index_params()
-        # Milvus Lite reads index parameters only when nested under "params".
+        hnsw = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}
+        # Milvus Lite reads index parameters only when nested under "params"; a server reads them flat.
         index.add_index(field_name="vector", index_type="HNSW", metric_type="IP",
-                        params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION,
-                                "params": {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}})
+                        params={"params": hnsw} if self.lite else hnsw)
         if self.bm25:
             schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
             schema.add_function(pymilvus.Function(name="bm25", function_type=pymilvus.FunctionType.BM25,
