@@ -34,7 +34,8 @@ from rag.embeddings.model import DEFAULT_MODEL_DIR_NAME  # noqa: E402
 from rag.evaluation.metrics import first_hit_rank  # noqa: E402
 from rag.evaluation.questions import contains, load_questions  # noqa: E402
 from rag.retrieval import Searcher  # noqa: E402
-from rag.store import IndexStore, ingest  # noqa: E402
+from rag.store import ingest  # noqa: E402
+from rag.store.local_store import LocalStore  # noqa: E402
 
 K = 5
 
@@ -109,7 +110,7 @@ def main() -> None:
         started = time.perf_counter()
         report = ingest([Path(corpus)], run, rebuild=True, embeddings=ours_model, show_progress=True)
         ours_ingest = time.perf_counter() - started
-        searcher = Searcher(IndexStore.open(run.index_dir), ours_model, fusion=run.fusion, dense_weight=run.dense_weight)
+        searcher = Searcher(LocalStore.open(run.index_dir), ours_model, fusion=run.fusion, dense_weight=run.dense_weight)
         ours = quality_and_latency(lambda q: [r.chunk.text for r in searcher.search(q, K, "hybrid")], questions)
 
         model_dir = str(settings.model_cache_dir / DEFAULT_MODEL_DIR_NAME) if settings.embedding_model == DEFAULT_EMBEDDING_MODEL else settings.embedding_model

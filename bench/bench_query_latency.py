@@ -51,10 +51,10 @@ from rag.config import DEFAULT_EVAL_QUESTIONS, Settings  # noqa: E402
 from rag.corpus import articles_from_path  # noqa: E402
 from rag.embeddings import load_embeddings  # noqa: E402
 from rag.records import Chunk  # noqa: E402
-from rag.retrieval import candidate_score_fusion, load_searcher, score_fusion  # noqa: E402
+from rag.retrieval import load_searcher, score_fusion  # noqa: E402
 from rag.store import IndexStore  # noqa: E402
 from rag.store.index_store import current_generation  # noqa: E402
-from rag.store.ingestion import _write_generation  # noqa: E402  (writes a build exactly as ingest does)
+from rag.store.local_store import write_generation as _write_generation  # noqa: E402  (writes a build exactly as ingest does)
 from rag.store.manifest import FileEntry, Manifest, processing_fingerprint  # noqa: E402
 from rag.store.tokenize import tokenize  # noqa: E402
 
@@ -175,8 +175,8 @@ def measure(settings: Settings, model, questions: list[str], warmup: str) -> dic
     declined = None
     exact_top = searcher.exact_top(5)
     if searcher.pools_candidates:  # what hybrid search does over an approximate index
-        moments = searcher.score_moments()
-        pooled = lambda q: candidate_score_fusion(vectors[q], store, scores[q][1], moments, weight, exact_top)  # noqa: E731
+        searcher.score_moments()  # computed once, as the server does at start
+        pooled = lambda q: searcher._pooled(q, vectors[q], 5, None, require_exact=True)  # noqa: E731  (pools, then candidate_score_fusion)
         parts["score fusion over a candidate pool (approximate index)"] = timed(pooled, questions)
         declined = sum(pooled(q) is None for q in questions)
     del searcher._query_vector

@@ -46,6 +46,7 @@ class AnswerPipeline:
         self.settings = settings
         self.searcher = searcher
         self.refusal = P.refusal_text(settings.prompts_dir)
+        self._default_filter = settings.search_filter()
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self._search = _sharing_query_vectors(searcher, self._embed_query)
@@ -54,12 +55,15 @@ class AnswerPipeline:
 
     # -- public API ------------------------------------------------------------
 
-    def invoke(self, question: str, history: Sequence[tuple[str, str]] = (), *, k=None, mode=None, generator=None) -> Answer:
-        return self._chain.invoke(self._inputs(question, history, k, mode, generator))
+    def invoke(self, question: str, history: Sequence[tuple[str, str]] = (), *, k=None, mode=None, generator=None,
+               where=None) -> Answer:
+        """``where``: a :class:`~rag.store.filters.SearchFilter` (default: the settings' own filter)."""
+        return self._chain.invoke(self._inputs(question, history, k, mode, generator, where))
 
-    def stream(self, question: str, history: Sequence[tuple[str, str]] = (), *, k=None, mode=None, generator=None) -> Iterator[str | Answer]:
+    def stream(self, question: str, history: Sequence[tuple[str, str]] = (), *, k=None, mode=None, generator=None,
+               where=None) -> Iterator[str | Answer]:
         """Text deltas as the generator produces them, then the checked ``Answer``."""
-        state = self._prepare.invoke(self._inputs(question, history, k, mode, generator))
+        state = self._prepare.invoke(self._inputs(question, history, k, mode, generator, where))
         started = time.perf_counter()
         draft: Draft | None = None
         for part in state["generator"].stream(state["standalone"], state["contexts"]):
@@ -89,7 +93,7 @@ class AnswerPipeline:
             | RunnableLambda(self._check, name="check_citations")
         ).with_config(run_name="answer_pipeline")
 
-    def _inputs(self, question, history, k, mode, generator) -> dict[str, Any]:
+    def _inputs(self, question, history, k, mode, generator, where=None) -> dict[str, Any]:
         prepared = prepare_question(question, self.settings.question_max_chars)  # InputError when unusable
         return {
             "question": prepared.text,
@@ -98,6 +102,7 @@ class AnswerPipeline:
             "k": int(k or self.settings.top_k),
             "mode": mode or self.settings.retrieval_mode,
             "generator": generator or self.settings.generator,
+            "where": where if where is not None else self._default_filter,
         }
 
     def _rewrite(self, state: dict) -> dict:
@@ -113,7 +118,13 @@ class AnswerPipeline:
 
     def _retrieve(self, state: dict) -> dict:
         started = time.perf_counter()
-        contexts = self._search.search(state["standalone"], state["k"], state["mode"])
+        where = state.get("where")
+        if where is not None and not where.is_empty:
+            contexts = self._search.search(state["standalone"], state["k"], state["mode"], where)
+            if not contexts and not self.searcher.matching(where):
+                state["notices"] = [*state.get("notices", []), f"no article matches the filter ({where.describe()})"]
+        else:  # searchers that know no filters (wrappers, test doubles) are called as before
+            contexts = self._search.search(state["standalone"], state["k"], state["mode"])
         state["contexts"] = contexts
         state["timings"]["retrieve"] = (time.perf_counter() - started) * 1000
         return state
@@ -211,8 +222,8 @@ class AnswerPipeline:
     def _support_cosine(self) -> float | None:
         """The cosine at which a passage supports a sentence, on this index's own scale (measured once)."""
         if not hasattr(self, "_support"):
-            store = getattr(self.searcher, "store", None)
-            scale = measure(store.vectors, store.chunks) if store is not None and store.chunks else None
+            chunks, vectors = _index_sample(getattr(self.searcher, "store", None))
+            scale = measure(vectors, chunks) if chunks else None
             self._support = scale.at(SUPPORT_POSITION) if scale else None
         return self._support
 
@@ -233,16 +244,26 @@ class AnswerPipeline:
         return np.asarray(self.searcher.embeddings.encode_passages(list(texts)), dtype=np.float32)
 
 
+def _index_sample(store) -> tuple[list, np.ndarray | None]:
+    """Every chunk of the index and its vector (in that order), for measuring its cosine scale."""
+    if store is None or not store.count() or not store.capabilities.raw_vectors:
+        return [], None
+    chunks = store.all_chunks()
+    by_id = store.vectors_of([c.chunk_id for c in chunks])
+    return chunks, np.vstack([by_id[c.chunk_id] for c in chunks])
+
+
 def _common_characters(searcher) -> frozenset[str]:
     """The characters too common on this index for one shared character to make a near form."""
-    chunks = getattr(getattr(searcher, "store", None), "chunks", None)
-    return common_characters(chunks) if chunks else frozenset()
+    store = getattr(searcher, "store", None)
+    return common_characters(store.all_chunks()) if store is not None and store.count() else frozenset()
 
 
 def _cosine_moments(searcher):
     """The question's mean and spread of cosine over the index's chunks (None for a searcher without an index)."""
     moments = getattr(searcher, "score_moments", None)
-    if moments is None or not getattr(getattr(searcher, "store", None), "chunks", None):
+    store = getattr(searcher, "store", None)
+    if moments is None or store is None or not store.count() or moments() is None:
         return None
     return lambda query_vector: moments().mean_std(query_vector)
 

@@ -63,6 +63,16 @@ class Settings:
     sentence_weight: float = 2.0  # hybrid: weight of the best-matching sentence when re-ranking the top fused passages (0: off)
     rrf_k: int = 60
     dense_approximate_from: int = 50_000  # chunks from which FAISS searches approximately (HNSW), below: exactly
+    # restrict every search to (empty: no restriction); ISO dates, inclusive; see rag.store.filters
+    date_from: str | None = None
+    date_to: str | None = None
+    paper: str | None = None  # newspaper name(s), comma-separated
+    source: str | None = None  # source file name(s), comma-separated
+
+    # where the index lives (rag.store.factory)
+    store: str = "local"  # local (FAISS + bm25s files in index_dir) | milvus (a collection named after index_dir)
+    milvus_uri: str = ""  # a local file path (Milvus Lite) or http://host:19530 (a Milvus server)
+    milvus_token: str | None = None  # "user:password" or an API key, for a server with authentication
 
     # answering
     generator: str = "extractive"  # extractive | openai | local
@@ -127,6 +137,12 @@ class Settings:
                 raise InputError("int8 quantization needs the onnx backend: set RAG_EMBEDDING_BACKEND=onnx.")
             return "torch"
         return f"onnx-{quantization}"
+
+    def search_filter(self):
+        """The :class:`~rag.store.filters.SearchFilter` these settings ask for (InputError on a bad date)."""
+        from rag.store.filters import SearchFilter
+
+        return SearchFilter.build(self.date_from, self.date_to, self.paper, self.source)
 
     def replace(self, **changes) -> "Settings":
         """A copy with the given fields changed; ``None`` values are ignored (unset flags)."""

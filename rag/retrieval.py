@@ -1,12 +1,20 @@
-"""Retrieval: dense (FAISS), lexical (BM25) and their fusion (z-normalised scores or reciprocal rank).
+"""Retrieval: dense, lexical (BM25) and their fusion (z-normalised scores or reciprocal rank).
 
 ``Searcher`` is the plain-Python entry point used by the CLI, the chain and the UI;
 ``NewsRetriever`` exposes the same search as a LangChain ``BaseRetriever``.
+
+The searcher talks to the index only through the store protocol (rag/store/base.py):
+ranked ``(chunk_id, score)`` lists, plus the optional answers a backend declares in its
+``Capabilities``. Hybrid score fusion picks the most exact recipe those allow:
+
+1. every lexical score and raw vectors (the local store): z-scores over every chunk;
+2. dense score moments and raw vectors (an approximate dense index, Milvus): fusion over
+   two candidate pools with statistics over every chunk, checked to be exact;
+3. otherwise: z-scores over the two candidate pools only.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from typing import Any
 
@@ -19,25 +27,28 @@ from rag.text.sentences import split_sentences
 from rag.config import Settings
 from rag.errors import InputError
 from rag.records import SearchResult
-from rag.store import IndexStore
+from rag.store.filters import SearchFilter, active
+from rag.store.moments import ScoreMoments
 from rag.text.matching import lexical_score
 from rag.text.question import profile
 
 MODES = ("hybrid", "dense", "bm25")
 FUSIONS = ("score", "rrf")
-# Rows taken from each method's best when hybrid search runs over an approximate dense
-# index (see candidate_score_fusion).
+# Chunks taken from each method's best when hybrid search fuses candidate pools
+# (see candidate_score_fusion).
 CANDIDATE_POOL = 200
 # Fused passages re-scored by their best-matching sentence (see sentence_match_rerank).
 RERANK_DEPTH = 10
 
+Ranked = list[tuple[str, float]]  # (chunk_id, score), best first
+
 
 class Searcher:
-    """Search one loaded index with one embedding model."""
+    """Search one opened store with one embedding model."""
 
     def __init__(
         self,
-        store: IndexStore,
+        store,
         embeddings,
         *,
         fusion: str = "score",
@@ -63,7 +74,8 @@ class Searcher:
         self._moments: ScoreMoments | None = None
         self._moments_lock = threading.Lock()
 
-    def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[SearchResult]:
+    def search(self, query: str, k: int = 5, mode: str = "hybrid", where: SearchFilter | None = None) -> list[SearchResult]:
+        """The ``k`` best chunks for ``query``; with ``where``, only chunks it lets through."""
         query = (query or "").strip()
         if not query:
             raise InputError("The question is empty. Type a question, e.g. 太钢的碳中和目标是什么")
@@ -71,53 +83,111 @@ class Searcher:
             raise InputError(f"Unknown retrieval mode '{mode}'. Use one of: {', '.join(MODES)}")
         if k < 1:
             raise InputError(f"k must be at least 1 (got {k}).")
-        if not self.store.chunks:
-            return []
+        where = active(where)
+        if not self.store.count() or (where is not None and not self.store.count(where)):
+            return []  # an empty index, or a filter no chunk passes
         depth = max(self.candidates, k)
         if mode == "dense":
-            ranked = dense = self.store.dense.search(self._query_vector(query), depth)
-            lexical = []
+            ranked = dense = self.store.dense_search(self._query_vector(query), depth, where)
+            lexical: Ranked = []
         elif mode == "bm25":
-            ranked = lexical = self.store.lexical.search(query, depth)
+            ranked = lexical = self.store.lexical_search(query, depth, where)
             dense = []
         elif self.fusion == "rrf":
-            dense = self.store.dense.search(self._query_vector(query), depth)
-            lexical = self.store.lexical.search(query, depth)
+            dense = self.store.dense_search(self._query_vector(query), depth, where)
+            lexical = self.store.lexical_search(query, depth, where)
             ranked = reciprocal_rank_fusion([dense, lexical], self.rrf_k)
         else:
-            ranked, dense, lexical = self._fused(query, k, depth)
+            ranked, dense, lexical = self._fused(query, k, depth, where)
         dense_scores = dict(dense)
         bm25_scores = dict(lexical)
+        head = ranked[:k]
+        chunks = {chunk.chunk_id: chunk for chunk in self.store.get_chunks([chunk_id for chunk_id, _ in head])}
         results = []
-        for rank, (row, score) in enumerate(ranked[:k], start=1):
+        for rank, (chunk_id, score) in enumerate(head, start=1):
             scores = {}
-            if row in dense_scores:
-                scores["dense"] = dense_scores[row]
-            if row in bm25_scores:
-                scores["bm25"] = bm25_scores[row]
-            results.append(SearchResult(self.store.chunks[row], score, rank, scores))
+            if chunk_id in dense_scores:
+                scores["dense"] = dense_scores[chunk_id]
+            if chunk_id in bm25_scores:
+                scores["bm25"] = bm25_scores[chunk_id]
+            results.append(SearchResult(chunks[chunk_id], score, rank, scores))
         return results
 
-    def _fused(self, query: str, k: int, depth: int) -> tuple[list, list, list]:
+    def matching(self, where: SearchFilter | None) -> int:
+        """How many chunks ``where`` lets through (all of them for no filter)."""
+        return self.store.count(active(where))
+
+    def _fused(self, query: str, k: int, depth: int, where: SearchFilter | None) -> tuple[Ranked, Ranked, Ranked]:
         """Score fusion, then the best-sentence re-ranking: (ranked, dense scores, BM25 scores)."""
         query_vector = self._query_vector(query)
-        lexical_all = self.store.lexical.scores(query)
+        caps = self.store.capabilities
+        can_score_all = caps.every_lexical_score and caps.raw_vectors
+        can_pool_exactly = caps.dense_moments and caps.raw_vectors
+        # Pools save work only over an approximate dense index; filtered, the local store scores exactly anyway.
+        prefer_pools = not can_score_all or (caps.approximate_dense and where is None)
         found = None
-        if self.pools_candidates:
-            found = candidate_score_fusion(
-                query_vector, self.store, lexical_all, self.score_moments(), self.dense_weight, self.exact_top(k), CANDIDATE_POOL
-            )
-        if found is None:  # exact: every passage's dense score, one matrix-vector product
-            dense_all = self.store.vectors @ query_vector
-            ranked = score_fusion(dense_all, lexical_all, self.dense_weight, limit=depth)
-            dense_of = {row: float(dense_all[row]) for row, _ in ranked}
-        else:
-            ranked, dense_of = found
+        if can_pool_exactly and prefer_pools:
+            # Where every chunk can be scored, pools must prove their top exact, else it is scored below.
+            found = self._pooled(query, query_vector, k, where, require_exact=can_score_all)
+        if found is None and can_score_all:
+            found = self._exact(query, query_vector, depth, where)
+        if found is None:
+            found = self._pool_only(query, query_vector, where)
+        ranked, dense_of, lexical_of = found
         if self.sentence_weight:
-            ranked = sentence_match_rerank(query, ranked, self.store.chunks, self.sentence_weight)
-        dense = [(row, dense_of[row]) for row, _ in ranked]
-        lexical = [(row, float(lexical_all[row])) for row, _ in ranked if lexical_all[row] > 0]
+            head = self.store.get_chunks([chunk_id for chunk_id, _ in ranked[:RERANK_DEPTH]])
+            ranked = sentence_match_rerank(query, ranked, {c.chunk_id: c for c in head}, self.sentence_weight)
+        dense = [(chunk_id, dense_of[chunk_id]) for chunk_id, _ in ranked if chunk_id in dense_of]
+        lexical = [(chunk_id, lexical_of[chunk_id]) for chunk_id, _ in ranked if lexical_of.get(chunk_id, 0.0) > 0]
         return ranked, dense, lexical
+
+    def _exact(self, query, query_vector, depth, where):
+        """Every chunk scored both ways (recipe 1)."""
+        table = self.store.lexical_scores(query, where)
+        dense_all = self.store.dense_scores(query_vector, table.ids)
+        fused = score_fusion(dense_all, table.scores, self.dense_weight, limit=depth)
+        ranked = [(table.ids[i], score) for i, score in fused]
+        dense_of = {table.ids[i]: float(dense_all[i]) for i, _ in fused}
+        lexical_of = {table.ids[i]: float(table.scores[i]) for i, _ in fused}
+        return ranked, dense_of, lexical_of
+
+    def _pooled(self, query, query_vector, k, where, *, require_exact: bool):
+        """Candidate pools with every-chunk statistics (recipe 2); None when they cannot be had,
+        or, with ``require_exact``, when the pools cannot vouch for an exact top."""
+        pool = CANDIDATE_POOL
+        dense_hits = self.store.dense_search(query_vector, pool, where)
+        total = self.store.count(where)
+        if self.store.capabilities.every_lexical_score:
+            lexical_hits, lexical_of, lexical_stats = _lexical_from_table(self.store.lexical_scores(query, where), pool)
+        else:
+            lexical_hits = self.store.lexical_search(query, pool, where)
+            if len(lexical_hits) >= pool and pool < total:
+                return None  # BM25's statistics over every chunk are unknown: plain pool fusion
+            lexical_of = dict(lexical_hits)
+            lexical_stats = _moments_of(list(lexical_of.values()), total)
+        candidates = _union(dense_hits, lexical_hits)
+        dense_of = dict(zip(candidates, map(float, self.store.dense_scores(query_vector, candidates))))
+        moments = self.score_moments() if where is None else self.store.dense_moments(where)
+        return candidate_score_fusion(
+            dense_hits, lexical_hits, dense_of, lexical_of, moments.mean_std(query_vector), lexical_stats,
+            self.dense_weight, self.exact_top(k), pool, total, require_exact=require_exact,
+        )
+
+    def _pool_only(self, query, query_vector, where):
+        """z-scores over the two candidate pools only (recipe 3: a backend with no statistics)."""
+        dense_hits = self.store.dense_search(query_vector, CANDIDATE_POOL, where)
+        lexical_hits = self.store.lexical_search(query, CANDIDATE_POOL, where)
+        candidates = _union(dense_hits, lexical_hits)
+        if self.store.capabilities.raw_vectors:
+            dense_of = dict(zip(candidates, map(float, self.store.dense_scores(query_vector, candidates))))
+        else:
+            floor = min((score for _, score in dense_hits), default=0.0)
+            dense_of = {chunk_id: dict(dense_hits).get(chunk_id, floor) for chunk_id in candidates}
+        lexical_of = dict(lexical_hits)
+        dense = np.array([dense_of[c] for c in candidates], dtype=np.float64)
+        lexical = np.array([lexical_of.get(c, 0.0) for c in candidates], dtype=np.float64)
+        ranked = [(candidates[i], score) for i, score in score_fusion(dense, lexical, self.dense_weight)]
+        return ranked, dense_of, lexical_of
 
     def _query_vector(self, query: str) -> np.ndarray:
         return self.embeddings.encode_queries([query])[0]
@@ -125,18 +195,49 @@ class Searcher:
     @property
     def pools_candidates(self) -> bool:
         """Whether hybrid search fuses a pool of candidates (an approximate dense index) instead of every chunk."""
-        return self.store.dense.kind != "flat"
+        return self.store.capabilities.approximate_dense
 
     def exact_top(self, k: int) -> int:
-        """How many of the best fused rows must be exact: the ``k`` results, or the re-ranked head."""
+        """How many of the best fused chunks must be exact: the ``k`` results, or the re-ranked head."""
         return max(k, RERANK_DEPTH) if self.sentence_weight else k
 
-    def score_moments(self) -> "ScoreMoments":
-        """The index's :class:`ScoreMoments`, computed on first use (0.3 s at 100,000 chunks)."""
+    def score_moments(self) -> ScoreMoments | None:
+        """The index's :class:`ScoreMoments`, computed on first use (0.3 s at 100,000 chunks); None
+        when the backend cannot give them."""
+        if not self.store.capabilities.dense_moments:
+            return None
         with self._moments_lock:
             if self._moments is None:
-                self._moments = ScoreMoments(self.store.vectors)
+                self._moments = self.store.dense_moments(None)
             return self._moments
+
+
+def _union(dense_hits: Ranked, lexical_hits: Ranked) -> list[str]:
+    """The chunk ids of both pools, each once, dense pool first."""
+    return list(dict.fromkeys([chunk_id for chunk_id, _ in dense_hits] + [chunk_id for chunk_id, _ in lexical_hits]))
+
+
+def _moments_of(positive_scores: list[float], total: int) -> tuple[float, float]:
+    """Mean and spread over ``total`` chunks of which only these scored above zero."""
+    if total <= 0:
+        return 0.0, 0.0
+    values = np.asarray(positive_scores, dtype=np.float64)
+    mean = float(values.sum()) / total
+    variance = float((values**2).sum()) / total - mean * mean
+    return mean, float(np.sqrt(max(variance, 0.0)))
+
+
+def _lexical_from_table(table, pool: int) -> tuple[Ranked, dict[str, float], tuple[float, float]]:
+    """From every chunk's BM25 score: the best ``pool`` (ties by position), the positive
+    scores by id, and the mean and spread over every chunk."""
+    scores = table.scores
+    size = min(pool, len(scores))
+    top = np.argpartition(-scores, size - 1)[:size] if size else np.zeros(0, dtype=np.int64)
+    top = np.sort(top)
+    hits = [(table.ids[i], float(scores[i])) for i in top]
+    positive = np.flatnonzero(scores > 0)
+    lexical_of = {table.ids[i]: float(scores[i]) for i in positive}
+    return hits, lexical_of, (float(scores.mean()), float(scores.std())) if len(scores) else (0.0, 0.0)
 
 
 def reciprocal_rank_fusion(rankings: list[list[tuple[int, float]]], k: int = 60) -> list[tuple[int, float]]:
@@ -200,96 +301,71 @@ def sentence_match_rerank(
     return rescored + tail
 
 
-class ScoreMoments:
-    """Mean and spread of the dense scores of *all* passages for any query, without computing them.
-
-    Score fusion z-normalises each method's scores over every passage. For the dense
-    scores ``s = X·q`` (X: the n passage vectors, q: the query vector) those statistics
-    follow from two sums kept once per index: the mean is ``q·μ`` and the variance
-    ``qᵀ(XᵀX/n)q − (q·μ)²``, where ``μ`` is the mean passage vector. That is a 384 × 384
-    product per query instead of a pass over 100,000 vectors.
-    """
-
-    BLOCK = 8192  # rows converted to float64 at a time
-
-    def __init__(self, vectors: np.ndarray):
-        n, dimension = vectors.shape
-        total = np.zeros(dimension)
-        second = np.zeros((dimension, dimension))
-        for start in range(0, n, self.BLOCK):
-            block = np.asarray(vectors[start : start + self.BLOCK], dtype=np.float64)
-            total += block.sum(axis=0)
-            second += block.T @ block
-        self.mean = total / max(n, 1)
-        self.second = second / max(n, 1)
-
-    def mean_std(self, query_vector: np.ndarray) -> tuple[float, float]:
-        q = np.asarray(query_vector, dtype=np.float64)
-        mean = float(q @ self.mean)
-        variance = float(q @ self.second @ q) - mean * mean
-        return mean, math.sqrt(max(variance, 0.0))
-
-
 def candidate_score_fusion(
-    query_vector: np.ndarray,
-    store: IndexStore,
-    lexical: np.ndarray,
-    moments: ScoreMoments,
+    dense_hits: Ranked,
+    lexical_hits: Ranked,
+    dense_of: dict[str, float],
+    lexical_of: dict[str, float],
+    dense_stats: tuple[float, float],
+    lexical_stats: tuple[float, float],
     dense_weight: float,
     k: int,
     pool: int = CANDIDATE_POOL,
-) -> tuple[list[tuple[int, float]], dict[int, float]] | None:
-    """Score fusion over a pool of candidates instead of every passage, for large indexes.
+    total: int | None = None,
+    *,
+    require_exact: bool = True,
+) -> tuple[Ranked, dict[str, float], dict[str, float]] | None:
+    """Score fusion over two pools of candidates instead of every chunk.
 
-    The pool is the dense index's ``pool`` nearest rows (approximate for an HNSW index) and
-    BM25's ``pool`` best rows. Each candidate gets exactly the fused score
-    :func:`score_fusion` would give it: its dense score is computed from its stored vector,
-    and both z-normalisations use statistics over all passages (BM25's from its scores,
-    which are computed for every passage anyway; the dense ones from ``moments``).
+    The pools are the dense index's ``pool`` nearest chunks (approximate for HNSW) and
+    BM25's ``pool`` best. Each candidate gets exactly the fused score :func:`score_fusion`
+    would give it: ``dense_of`` and ``lexical_of`` hold its exact scores (a candidate
+    missing from ``lexical_of`` scores 0), and both z-normalisations use statistics over
+    every chunk (``dense_stats``, ``lexical_stats``: mean and spread).
 
-    A passage outside the pool scores below both methods' pool cut-offs, so its fused
-    score is at most the fusion of the two cut-offs. When the ``k``-th best candidate beats
-    that bound, the top ``k`` is the exact one (as far as the dense index found the nearest
-    rows); otherwise this returns None and the caller scores every passage.
+    A chunk outside both pools scores below both pools' cut-offs, so its fused score is at
+    most the fusion of the two cut-offs. When the ``k``-th best candidate beats that bound,
+    the top ``k`` is the exact one (as far as the dense index found the nearest chunks);
+    otherwise, with ``require_exact``, this returns None and the caller scores every chunk.
 
-    Returns the ranked candidates (best first, ties by row) and their dense scores.
+    Returns the ranked candidates (best first) with their dense and BM25 scores.
     """
-    n = len(lexical)
-    dense_hits = store.dense.search(query_vector, pool)
-    lexical_pool = min(pool, n)
-    lexical_rows = np.argpartition(-lexical, lexical_pool - 1)[:lexical_pool]
-    rows = np.union1d(np.asarray([row for row, _ in dense_hits], dtype=np.int64), lexical_rows)
-    dense_scores = store.vectors[rows] @ query_vector
+    candidates = _union(dense_hits, lexical_hits)
+    total = len(candidates) if total is None else total
+    dense_mean, dense_spread = dense_stats
+    lexical_mean, lexical_spread = lexical_stats
 
-    dense_mean, dense_spread = moments.mean_std(query_vector)
-    lexical_mean, lexical_spread = float(lexical.mean()), float(lexical.std())
-
-    def fuse(dense_score, lexical_score):
-        z_dense = (dense_score - dense_mean) / dense_spread if dense_spread > 0 else 0.0 * dense_score
-        z_lexical = (lexical_score - lexical_mean) / lexical_spread if lexical_spread > 0 else 0.0 * lexical_score
+    def fuse(dense_score: float, lexical_score: float) -> float:
+        z_dense = (dense_score - dense_mean) / dense_spread if dense_spread > 0 else 0.0
+        z_lexical = (lexical_score - lexical_mean) / lexical_spread if lexical_spread > 0 else 0.0
         return dense_weight * z_dense + (1.0 - dense_weight) * z_lexical
 
-    fused = fuse(dense_scores.astype(np.float64), lexical[rows].astype(np.float64))
-    order = np.argsort(-fused, kind="stable")  # rows are ascending, so ties stay in row order
-    if len(rows) < n:
+    fused = sorted(((c, fuse(dense_of[c], lexical_of.get(c, 0.0))) for c in candidates), key=lambda item: -item[1])
+    if require_exact and len(candidates) < total:
         dense_floor = min(score for _, score in dense_hits) if len(dense_hits) >= pool else -1.0  # cosine ≥ -1
-        lexical_floor = float(lexical[lexical_rows].min()) if lexical_pool < n else 0.0
-        best_outside = fuse(dense_floor, lexical_floor)
-        if len(order) < k or fused[order[k - 1]] < best_outside:
+        lexical_floor = min(score for _, score in lexical_hits) if len(lexical_hits) >= pool else 0.0
+        if len(fused) < k or fused[k - 1][1] < fuse(dense_floor, lexical_floor):
             return None
-    ranked = [(int(rows[i]), float(fused[i])) for i in order]
-    return ranked, {int(rows[i]): float(dense_scores[i]) for i in order}
+    return fused, {c: dense_of[c] for c, _ in fused}, {c: lexical_of.get(c, 0.0) for c, _ in fused}
 
 
 class NewsRetriever(BaseRetriever):
-    """LangChain retriever over a ``Searcher``: Documents carry the chunk fields as metadata."""
+    """LangChain retriever over a ``Searcher``: Documents carry the chunk fields as metadata.
+
+    ``search_kwargs`` follows LangChain's vector-store retrievers: ``{"k": 3, "filter":
+    {"date_from": "2024-06-01", "newspaper": "株洲日报", "source": "004.txt"}}``
+    (fields of :class:`~rag.store.filters.SearchFilter`).
+    """
 
     searcher: Any
     k: int = 5
     mode: str = "hybrid"
+    search_kwargs: dict = {}
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [to_document(r) for r in self.searcher.search(query, self.k, self.mode)]
+        where = SearchFilter.from_mapping(self.search_kwargs.get("filter"))
+        k = int(self.search_kwargs.get("k", self.k))
+        return [to_document(r) for r in self.searcher.search(query, k, self.mode, where)]
 
 
 def to_document(result: SearchResult) -> Document:
@@ -305,11 +381,13 @@ def load_searcher(settings: Settings, *, reload: bool = False) -> Searcher:
     """Load the model and index once per process (per index directory and model)."""
     from rag.embeddings import load_embeddings
 
-    key = (str(settings.index_dir), settings.embedding_model, settings.embedding_variant, str(settings.cache_dir),
-           settings.fusion, settings.dense_weight, settings.sentence_weight)
+    from rag.store.factory import open_store
+
+    key = (str(settings.index_dir), settings.store, settings.milvus_uri, settings.embedding_model,
+           settings.embedding_variant, str(settings.cache_dir), settings.fusion, settings.dense_weight, settings.sentence_weight)
     with _cache_lock:
         if reload or key not in _cache:
-            store = IndexStore.open(settings.index_dir)  # fails fast, before the model loads
+            store = open_store(settings)  # fails fast, before the model loads
             store.manifest.check_settings(settings.embedding_model, settings.embedding_variant, settings.index_dir)
             embeddings = load_embeddings(settings)
             _cache[key] = Searcher(  # checks the model matches

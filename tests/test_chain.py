@@ -180,11 +180,11 @@ def test_question_is_embedded_once_for_retrieval_and_scoring(tmp_path):
         def check_model(self, model_id, dimension):
             pass
 
-    class Store:
-        def __init__(self, chunks, vectors):
-            self.manifest, self.chunks, self.vectors = Manifest(), chunks, vectors
-            self.dense = DenseIndex.build(vectors, vectors.shape[1])
-            self.lexical = LexicalIndex.build([tokenize(c.text) for c in chunks])
+    def Store(chunks, vectors):
+        from rag.store.local_store import LocalStore
+
+        return LocalStore(Manifest(), chunks, DenseIndex.build(vectors, vectors.shape[1]),
+                          LexicalIndex.build([tokenize(c.text) for c in chunks]))
 
     embeddings = CountingEmbeddings()
     chunks = [make_chunk(text, source, n) for n, (source, text) in enumerate(PASSAGES)]

@@ -20,7 +20,7 @@ from rag.retrieval import (
     score_fusion,
     sentence_match_rerank,
 )
-from rag.store import IndexStore
+from rag.store.local_store import LocalStore
 from rag.store.dense import DenseIndex
 
 CANONICAL = "太钢的碳中和目标是什么"
@@ -86,47 +86,66 @@ def test_score_moments_give_the_mean_and_spread_of_all_dense_scores():
         assert spread == pytest.approx(scores.std(), rel=1e-9)
 
 
+def pools(vectors, dense, query, lexical, pool):
+    """The arguments candidate_score_fusion takes, for row-numbered ids (str(row))."""
+    dense_hits = [(str(row), score) for row, score in dense.search(query, pool)]
+    size = min(pool, len(lexical))
+    lexical_rows = np.sort(np.argpartition(-lexical, size - 1)[:size])
+    lexical_hits = [(str(row), float(lexical[row])) for row in lexical_rows]
+    ids = {row for row, _ in dense_hits} | {row for row, _ in lexical_hits}
+    dense_of = {row: float(vectors[int(row)] @ query) for row in ids}
+    lexical_of = {str(row): float(lexical[row]) for row in np.flatnonzero(lexical)}
+    return dense_hits, lexical_hits, dense_of, lexical_of, (float(lexical.mean()), float(lexical.std()))
+
+
 def test_candidate_fusion_over_an_hnsw_index_ranks_like_exact_fusion():
     vectors = clustered_unit_vectors(5_000)
-    store = SimpleNamespace(dense=DenseIndex.build(vectors, 32, approximate_from=1), vectors=vectors)
-    assert store.dense.kind == "hnsw"
+    dense = DenseIndex.build(vectors, 32, approximate_from=1)
+    assert dense.kind == "hnsw"
     moments = ScoreMoments(vectors)
     rng = np.random.default_rng(2)
     answered = 0
     for query in clustered_unit_vectors(30, seed=3):
         lexical = np.where(rng.random(5_000) < 0.02, rng.random(5_000) * 20, 0.0).astype(np.float32)
         exact = score_fusion(vectors @ query, lexical, 0.55, limit=5)
-        found = candidate_score_fusion(query, store, lexical, moments, 0.55, k=5, pool=200)
+        dense_hits, lexical_hits, dense_of, lexical_of, lexical_stats = pools(vectors, dense, query, lexical, 200)
+        found = candidate_score_fusion(dense_hits, lexical_hits, dense_of, lexical_of, moments.mean_std(query),
+                                       lexical_stats, 0.55, k=5, pool=200, total=5_000)
         if found is None:
             continue
         answered += 1
-        ranked, dense_of = found
-        assert [row for row, _ in ranked[:5]] == [row for row, _ in exact]
+        ranked, dense_scores, _ = found
+        assert [int(row) for row, _ in ranked[:5]] == [row for row, _ in exact]
         assert [score for _, score in ranked[:5]] == pytest.approx([score for _, score in exact], rel=1e-4)
-        assert all(dense_of[row] == pytest.approx(float(vectors[row] @ query), abs=1e-6) for row, _ in ranked[:5])
+        assert all(dense_scores[row] == pytest.approx(float(vectors[int(row)] @ query), abs=1e-6) for row, _ in ranked[:5])
     assert answered >= 25  # the pool almost always suffices
 
 
-def test_candidate_fusion_declines_when_a_passage_outside_the_pool_could_win():
+def test_candidate_fusion_declines_when_a_chunk_outside_the_pool_could_win():
     vectors = clustered_unit_vectors(2_000)
-    store = SimpleNamespace(dense=DenseIndex.build(vectors, 32, approximate_from=1), vectors=vectors)
+    dense = DenseIndex.build(vectors, 32, approximate_from=1)
     query, moments = vectors[0], ScoreMoments(vectors)
     lexical = np.linspace(1.0, 2.0, 2_000).astype(np.float32)  # BM25 spread evenly: nothing stands out
-    # A pool of one row per method cannot vouch for a top 5: the caller must score everything.
-    assert candidate_score_fusion(query, store, lexical, moments, 0.55, k=5, pool=1) is None
+    # A pool of one chunk per method cannot vouch for a top 5: the caller must score everything.
+    args = pools(vectors, dense, query, lexical, 1)
+    assert candidate_score_fusion(*args[:4], moments.mean_std(query), args[4], 0.55, k=5, pool=1, total=2_000) is None
+    # ... unless it asks for the best the pools give, exact or not.
+    assert candidate_score_fusion(*args[:4], moments.mean_std(query), args[4], 0.55, k=5, pool=1, total=2_000,
+                                  require_exact=False)
     # A pool as large as the index is exact by construction.
-    ranked, _ = candidate_score_fusion(query, store, lexical, moments, 0.55, k=5, pool=2_000)
-    assert [row for row, _ in ranked[:5]] == [row for row, _ in score_fusion(vectors @ query, lexical, 0.55, limit=5)]
+    args = pools(vectors, dense, query, lexical, 2_000)
+    ranked, _, _ = candidate_score_fusion(*args[:4], moments.mean_std(query), args[4], 0.55, k=5, pool=2_000, total=2_000)
+    assert [int(row) for row, _ in ranked[:5]] == [row for row, _ in score_fusion(vectors @ query, lexical, 0.55, limit=5)]
 
 
 @pytest.mark.integration
 def test_hybrid_search_over_an_hnsw_index_matches_exact_search(searcher):
     """The dev questions get the same passages whether hybrid search scores every chunk or a pool."""
     store = searcher.store
-    hnsw = IndexStore(store.manifest, store.chunks, DenseIndex.build(store.vectors, store.dense.dimension, approximate_from=1),
+    hnsw = LocalStore(store.manifest, store.chunks, DenseIndex.build(store.vectors, store.dense.dimension, approximate_from=1),
                       store.lexical)
     approximate = Searcher(hnsw, searcher.embeddings, dense_weight=searcher.dense_weight)
-    assert approximate.store.dense.kind == "hnsw"
+    assert approximate.store.dense.kind == "hnsw" and approximate.pools_candidates
     questions = [json.loads(line)["question"] for line in DEFAULT_EVAL_QUESTIONS.read_text(encoding="utf-8").splitlines()[:40]]
     for question in questions:
         exact = searcher.search(question, k=5)

@@ -41,6 +41,25 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--query-quantization", choices=EMBEDDING_QUANTIZATIONS, default=None, help="int8 (default): questions embedded by the int8 ONNX model against fp32 passages; none: by the passages' model (env RAG_QUERY_QUANTIZATION)")
 
 
+def add_filter_options(parser: argparse.ArgumentParser) -> None:
+    """Restrict the search to some articles (rag.store.filters); each overrides its RAG_* variable."""
+    group = parser.add_argument_group("filters", "search only some articles (applied inside the search)")
+    group.add_argument("--date-from", default=None, help="articles dated on or after this day, YYYY-MM-DD (env RAG_DATE_FROM)")
+    group.add_argument("--date-to", default=None, help="articles dated on or before this day, YYYY-MM-DD (env RAG_DATE_TO)")
+    group.add_argument("--paper", default=None, help="newspaper name(s), comma-separated, e.g. 株洲日报 (env RAG_PAPER)")
+    group.add_argument("--source", default=None, help="source file name(s), comma-separated (env RAG_SOURCE)")
+
+
+def filter_settings(args: argparse.Namespace, settings: Settings) -> tuple[Settings, object]:
+    """The settings with the filter flags applied, and the checked SearchFilter (InputError on a bad date)."""
+    settings = settings.replace(date_from=args.date_from, date_to=args.date_to, paper=args.paper, source=args.source)
+    return settings, settings.search_filter()
+
+
+def no_match_message(where) -> str:
+    return f"没有符合筛选条件的文章 / no article matches the filter ({where.describe()}): nothing was searched."
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     from pathlib import Path
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from rag.answer import GENERATORS
-from rag.cli import add_common_options
+from rag.cli import add_common_options, add_filter_options, filter_settings
 from rag.cli.search_cmd import prepare_all, print_notices, read_batch
 
 
@@ -21,6 +21,7 @@ def add_parser(sub) -> None:
                         help="answer generator (default extractive, env RAG_GENERATOR); openai needs RAG_LLM_BASE_URL and RAG_LLM_MODEL; local needs llama-cpp-python and `rag model pull` (or RAG_LLM_GGUF)")
     parser.add_argument("--batch", type=Path, help="file of questions: one per line, or JSON Lines with a 'question' key")
     parser.add_argument("--json", action="store_true", help="print the answer as JSON (one object per line with --batch)")
+    add_filter_options(parser)
     add_common_options(parser)
     parser.set_defaults(handler=run)
 
@@ -32,6 +33,7 @@ def run(args: argparse.Namespace, settings) -> int:
     if args.k is not None and args.k < 1:
         raise InputError(f"-k must be at least 1 (got {args.k}).")
     settings = settings.replace(top_k=args.k, retrieval_mode=args.mode, generator=args.generator)
+    settings, _where = filter_settings(args, settings)  # a malformed date fails before anything loads
     if args.batch is None and not (args.question or "").strip():
         raise InputError("请输入问题 / Give a question, e.g. rag ask \"太钢的碳中和目标是什么\", or --batch FILE.")
     questions = read_batch(args.batch) if args.batch else [args.question]
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace, settings) -> int:
         from rag.answer.llm import check_config
 
         check_config(settings)
-    pipeline = AnswerPipeline(settings)  # model and index load once for the whole batch
+    pipeline = AnswerPipeline(settings)  # model and index load once; every search uses the settings' filter
     if args.batch is None:
         answer = pipeline.invoke(questions[0])  # cleans and, when too long, cuts the question (answer.notices)
         print_notices(answer.notices)

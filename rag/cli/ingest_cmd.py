@@ -38,16 +38,16 @@ def run(args: argparse.Namespace, settings) -> int:
         print(report.summary())
         print(f"index: {settings.index_dir}")
     if not report.ingested_any:  # files that were left out do not fail the run, unless all were
-        raise InputError(nothing_ingested_message(report, args.paths or default_paths(settings), settings.index_dir))
+        raise InputError(nothing_ingested_message(report, args.paths or default_paths(settings), settings))
     return 0
 
 
-def nothing_ingested_message(report, paths: list[Path], index_dir: Path) -> str:
+def nothing_ingested_message(report, paths: list[Path], settings) -> str:
     from rag.corpus.loaders import supported_suffixes
-    from rag.store.index_store import CURRENT_FILE
+    from rag.store.factory import index_exists
 
     where = ", ".join(str(p) for p in paths)
-    kept = " The existing index was left as it was." if not report.written and (index_dir / CURRENT_FILE).exists() else ""
+    kept = " The existing index was left as it was." if not report.written and index_exists(settings) else ""
     if report.failed:
         return f"Nothing could be ingested from {where}: every file was left out ({len(report.failed)} listed above with the reason).{kept}"
     return f"No supported files ({', '.join(supported_suffixes())}) found in {where}; nothing to ingest.{kept}"

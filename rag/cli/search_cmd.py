@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from rag.cli import add_common_options
+from rag.cli import add_common_options, add_filter_options, filter_settings, no_match_message
 
 
 def add_parser(sub) -> None:
@@ -18,6 +18,7 @@ def add_parser(sub) -> None:
     parser.add_argument("--fusion", choices=["score", "rrf"], default=None, help="how hybrid mode fuses the rankings (default score, env RAG_FUSION)")
     parser.add_argument("--batch", type=Path, help="file of questions: one per line, or JSON Lines with a 'question' key")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    add_filter_options(parser)
     add_common_options(parser)
     parser.set_defaults(handler=run)
 
@@ -27,15 +28,18 @@ def run(args: argparse.Namespace, settings) -> int:
     from rag.retrieval import load_searcher
 
     settings = settings.replace(top_k=args.k, retrieval_mode=args.mode, fusion=args.fusion)
+    settings, where = filter_settings(args, settings)  # a malformed date fails before anything loads
     if args.batch is None and not (args.query or "").strip():
         raise InputError("请输入问题 / Give a query, e.g. rag search \"太钢的碳中和目标是什么\", or --batch FILE.")
     queries = read_batch(args.batch) if args.batch else [args.query]
     prepared = prepare_all(queries, settings.question_max_chars)  # unusable queries fail before the model loads
     searcher = load_searcher(settings)
+    if not where.is_empty and not searcher.matching(where):
+        print(no_match_message(where), file=sys.stderr)
     for item in prepared:
         print_notices(item.notices)
         query = item.text
-        results = searcher.search(query, settings.top_k, settings.retrieval_mode)
+        results = searcher.search(query, settings.top_k, settings.retrieval_mode, where)
         if args.json or args.batch:
             print(json.dumps({"query": query, "results": [r.to_json() for r in results]}, ensure_ascii=False), flush=True)
         else:

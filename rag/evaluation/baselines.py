@@ -117,7 +117,7 @@ def compare(questions: Sequence[Question], searcher, *, k: int, corpus_dir: Path
     }
     for mode in MODES:
         rows = score_texts(questions, searcher_fn(searcher, mode), k, progress, f"compare {mode}")
-        out[mode] = summarize_recipe(rows, descriptions[mode], chunks=len(searcher.store.chunks))
+        out[mode] = summarize_recipe(rows, descriptions[mode], chunks=searcher.store.count())
     files = corpus_files(searcher, corpus_dir)
     if progress:
         print(f"compare langchain_naive: splitting and embedding {len(files)} raw files …", file=sys.stderr)

@@ -70,12 +70,12 @@ class MemoSearcher:
         self._size = size
         self._memo: dict[tuple[str, int, str], list[SearchResult]] = {}
 
-    def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[SearchResult]:
-        key = (query, k, mode)
+    def search(self, query: str, k: int = 5, mode: str = "hybrid", *where) -> list[SearchResult]:
+        key = (query, k, mode, *where)
         if key not in self._memo:
             if len(self._memo) >= self._size:
                 self._memo.pop(next(iter(self._memo)))
-            self._memo[key] = self._searcher.search(query, k, mode)
+            self._memo[key] = self._searcher.search(query, k, mode, *where)
         return list(self._memo[key])
 
     def __getattr__(self, name: str):

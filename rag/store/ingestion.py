@@ -1,4 +1,4 @@
-"""Build or update the index: scan files → (re)chunk what changed → embed only new text → write atomically.
+"""Build or update the index: scan files → plan what changed → (re)chunk and embed only new text → commit.
 
 Incremental by construction:
 - a file whose content hash and chunking settings are unchanged keeps its chunks and vectors;
@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
-import shutil
 import sys
 import time
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -34,19 +31,11 @@ import numpy as np
 from rag.config import Settings
 from rag.errors import InputError, RagError, StoreError
 from rag.records import Chunk
-from rag.store.dense import DenseIndex
-from rag.store.index_store import (
-    CHUNKS_FILE,
-    CURRENT_FILE,
-    MANIFEST_FILE,
-    IndexStore,
-    current_generation,
-    index_checksums,
-    write_chunks,
-)
-from rag.store.lexical import LexicalIndex
-from rag.store.manifest import FORMAT_VERSION, FileEntry, Manifest, processing_fingerprint
-from rag.store.tokenize import load_dictionary_in_background, tokenize
+from rag.store.base import ChangeSet, FileBatch
+from rag.store.factory import open_store
+from rag.store.manifest import FileEntry, Manifest, processing_fingerprint
+from rag.store.plan import plan_changes
+from rag.store.tokenize import load_dictionary_in_background
 
 # progress(stage, done, total): stage is "embedding" while vectors are computed
 Progress = Callable[[str, int, int], None]
@@ -106,7 +95,12 @@ def ingest(
     show_progress: bool = False,
     embeddings=None,
 ) -> IngestReport:
-    """Bring the index in ``settings.index_dir`` up to date with ``paths`` (default: the corpus)."""
+    """Bring the configured index up to date with ``paths`` (default: the corpus).
+
+    Three steps: :func:`plan_changes` decides from file hashes what changed (pure);
+    :func:`materialise` cleans, chunks and embeds the changed files (only texts the index
+    does not hold yet are embedded); the store's ``commit`` makes it all visible together.
+    """
     started = time.perf_counter()
     index_dir = settings.index_dir
     try:
@@ -115,140 +109,71 @@ def ingest(
         raise StoreError(f"Cannot create the index directory {index_dir}: {exc.strerror}") from None
     paths = [Path(p) for p in (paths or default_paths(settings))]
 
-    with _lock(index_dir, show_progress) as waited:
-        previous = None if rebuild else _open_previous(index_dir, settings)
+    with _lock(index_dir, show_progress) as waited, _closing(open_store(settings, create=True, fresh=rebuild)) as store:
+        previous = store.manifest
+        if previous is not None:
+            previous.check_settings(settings.embedding_model, settings.embedding_variant, index_dir)
         scan = _scan(paths, settings.max_file_bytes)
-        found = scan.found
-        report = IngestReport(failed=dict(scan.failed), waited_seconds=waited)
-        old_files = previous.manifest.files if previous else {}
         processing = processing_fingerprint()
         settings_changed = previous is not None and (
-            previous.manifest.chunk_size != settings.chunk_size
-            or previous.manifest.chunk_overlap != settings.chunk_overlap
-            or previous.manifest.processing != processing
+            previous.chunk_size != settings.chunk_size
+            or previous.chunk_overlap != settings.chunk_overlap
+            or previous.processing != processing
         )
+        plan = plan_changes(scan.found, set(scan.failed), scan.unknown, previous, paths, settings_changed)
+        report = IngestReport(failed=dict(scan.failed), waited_seconds=waited, skipped=list(plan.skipped))
 
-        # What to keep, what to (re)process, what to drop.
-        duplicates = _duplicates(found, old_files)
-        keep: dict[str, FileEntry] = {}
-        todo: dict[str, tuple[Path, str]] = {}
-        for source, (path, digest) in found.items():
-            old = old_files.get(source)
-            if source in duplicates:
-                continue  # indexed under the other name; an older version of this one is dropped
-            if old is not None and old.sha256 == digest and not settings_changed:
-                keep[source] = old
-                report.skipped.append(source)
-            else:
-                todo[source] = (path, digest)
-                (report.changed if old is not None else report.new).append(source)
-        for source, old in old_files.items():
-            if source in found:
-                continue
-            if source in scan.failed or scan.unknown(Path(old.path)):
-                keep[source] = old  # unusable now, or in a folder we could not list: keep the last good version
-            elif _in_scope(Path(old.path), paths):
-                report.removed.append(source)
-            else:
-                keep[source] = old  # ingested from elsewhere; not ours to judge
-
-        # Load, clean, segment and chunk the new and changed files.
-        new_chunks: dict[str, list[Chunk]] = {}
-        new_entries: dict[str, FileEntry] = {}
-        for source, (path, digest) in sorted(todo.items()):
-            try:
-                entry, chunks = _chunk_file(path, source, digest, settings)
-            except RagError as exc:
-                report.failed[source] = str(exc)
-                if source in old_files:
-                    keep[source] = old_files[source]  # keep the last good version
-                continue
-            new_entries[source] = entry
-            new_chunks[source] = chunks
-        report.new = [s for s in report.new if s not in report.failed]
-        report.changed = [s for s in report.changed if s not in report.failed]
-        for source, original in duplicates.items():
-            why = f"; it could not be indexed: {report.failed[original]}" if original in report.failed else " (indexed once, under that name)"
-            report.failed[source] = f"same content as {original}{why}"
-
-        dropped_duplicates = any(source in old_files for source in duplicates)
-        upgrade = previous is not None and not previous.manifest.has_checksums
-        if previous is not None and not (new_entries or report.removed or dropped_duplicates or upgrade):
-            _fill_counts(report, previous.manifest)  # nothing changed, or every change failed
+        batches = _chunk_changed(plan, previous, settings, report)
+        upgrade = previous is not None and not previous.has_checksums and store.name == "local"
+        if previous is not None and not (batches or plan.removed or plan.dropped_duplicates or upgrade):
+            _fill_counts(report, previous)  # nothing changed, or every change failed
             report.seconds = time.perf_counter() - started
             return report
-        if previous is None and not new_entries:  # nothing usable: leave any existing index as it is
+        if previous is None and not batches:  # nothing usable: leave any existing index as it is
             report.seconds = time.perf_counter() - started
             return report
 
-        # Assemble the new row order: files sorted by name, chunks in reading order.
-        old_rows = _rows_by_source(previous) if previous else {}
-        chunks: list[Chunk] = []
-        vectors: list[np.ndarray | None] = []
-        reuse = _vectors_by_chunk_id(previous) if previous else {}
-        for source in sorted(set(keep) | set(new_entries)):
-            if source in new_entries:
-                for chunk in new_chunks[source]:
-                    chunks.append(chunk)
-                    vectors.append(reuse.get(chunk.chunk_id))
-            else:
-                for row in old_rows.get(source, []):
-                    chunks.append(previous.chunks[row])
-                    vectors.append(previous.vectors[row])
-
-        missing = [i for i, v in enumerate(vectors) if v is None]
-        report.reused_chunks = len(chunks) - len(missing)
         model = None
-        if missing or previous is None:
+        if batches or previous is None:
             load_dictionary_in_background()  # for the BM25 index, while the model loads and embeds
             model = embeddings or _load_embeddings(settings)
             if previous is not None:
-                previous.manifest.check_model(model.model_id, model.dimension)
-        if missing:
-            from rag.chunking import passage_text
-
-            computed = _embed([passage_text(chunks[i]) for i in missing], model, settings, progress, show_progress)
-            for i, vector in zip(missing, computed):
-                vectors[i] = vector
-            report.embedded_chunks = len(missing)
-
-        dimension = model.dimension if model else previous.manifest.dimension
-        matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, dimension), dtype=np.float32)
+                previous.check_model(model.model_id, model.dimension)
+        materialised = materialise(batches, store, model, settings, progress, show_progress, report)
         manifest = Manifest(
-            embedding_model=model.model_id if model else previous.manifest.embedding_model,
-            dimension=dimension,
+            embedding_model=model.model_id if model else previous.embedding_model,
+            dimension=model.dimension if model else previous.dimension,
             chunk_size=settings.chunk_size,
             chunk_overlap=settings.chunk_overlap,
             model_setting=settings.embedding_model,
             embedding_variant=settings.embedding_variant,
             processing=processing,
-            files={**keep, **new_entries},
+            files={**plan.keep, **{b.entry.source: b.entry for b in materialised}},
             built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
         manifest.build_seconds = round(time.perf_counter() - started, 2)
-        _write_generation(index_dir, manifest, chunks, matrix, settings.dense_approximate_from)
+        store.commit(ChangeSet(manifest, materialised))
         _fill_counts(report, manifest)
+        report.reused_chunks = manifest.chunk_count - report.embedded_chunks
         report.written = True
         report.seconds = time.perf_counter() - started
         return report
 
 
 def remove_sources(sources: list[str], settings: Settings) -> IngestReport:
-    """Delete documents from the index (both FAISS and BM25) without re-embedding anything."""
+    """Delete documents from the index (dense and lexical) without re-embedding anything."""
     started = time.perf_counter()
-    with _lock(settings.index_dir):
-        previous = IndexStore.open(settings.index_dir)
-        unknown = [s for s in sources if s not in previous.manifest.files]
+    with _lock(settings.index_dir), _closing(open_store(settings)) as store:
+        previous = store.manifest
+        unknown = [s for s in sources if s not in previous.files]
         if unknown:
             raise InputError(f"Not in the index: {', '.join(unknown)}")
         gone = set(sources)
-        rows = [i for i, c in enumerate(previous.chunks) if _file_of(c) not in gone]
-        files = {k: v for k, v in previous.manifest.files.items() if k not in gone}
-        manifest = Manifest(**{**previous.manifest.__dict__, "files": files})
+        files = {k: v for k, v in previous.files.items() if k not in gone}
+        manifest = Manifest(**{**previous.__dict__, "files": files})
         manifest.built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        matrix = previous.vectors[rows] if rows else np.zeros((0, manifest.dimension), dtype=np.float32)
-        _write_generation(settings.index_dir, manifest, [previous.chunks[i] for i in rows], matrix, settings.dense_approximate_from)
-    report = IngestReport(removed=list(sources), written=True, reused_chunks=len(rows))
+        store.commit(ChangeSet(manifest, []))
+    report = IngestReport(removed=list(sources), written=True, reused_chunks=manifest.chunk_count)
     _fill_counts(report, manifest)
     report.seconds = time.perf_counter() - started
     return report
@@ -257,12 +182,59 @@ def remove_sources(sources: list[str], settings: Settings) -> IngestReport:
 # --- steps -------------------------------------------------------------------------
 
 
-def _open_previous(index_dir: Path, settings: Settings) -> IndexStore | None:
-    if current_generation(index_dir) is None:
-        return None
-    store = IndexStore.open(index_dir)
-    store.manifest.check_settings(settings.embedding_model, settings.embedding_variant, index_dir)
-    return store
+@dataclass
+class _Pending:
+    """A changed file, chunked, waiting for its vectors."""
+
+    entry: FileEntry
+    chunks: list[Chunk]
+
+
+def _chunk_changed(plan, previous: Manifest | None, settings: Settings, report: IngestReport) -> list[_Pending]:
+    """Load, clean, segment and chunk the new and changed files; a file that fails keeps its last good version."""
+    old_files = previous.files if previous else {}
+    pending = []
+    for source, (path, digest) in sorted(plan.todo.items()):
+        try:
+            entry, chunks = _chunk_file(path, source, digest, settings)
+        except RagError as exc:
+            report.failed[source] = str(exc)
+            if source in old_files:
+                plan.keep[source] = old_files[source]  # keep the last good version
+            continue
+        pending.append(_Pending(entry, chunks))
+    report.new = [s for s in plan.new if s not in report.failed]
+    report.changed = [s for s in plan.changed if s not in report.failed]
+    report.removed = list(plan.removed)
+    for source, original in plan.duplicates.items():
+        why = f"; it could not be indexed: {report.failed[original]}" if original in report.failed else " (indexed once, under that name)"
+        report.failed[source] = f"same content as {original}{why}"
+    return pending
+
+
+def materialise(pending: list[_Pending], store, model, settings: Settings, progress: Progress | None,
+                show_progress: bool, report: IngestReport) -> list[FileBatch]:
+    """Vectors for the chunked files: taken from ``store`` for chunk texts it already holds
+    (a chunk id names its text), embedded for the rest."""
+    from rag.chunking import passage_text
+
+    chunks = [chunk for item in pending for chunk in item.chunks]
+    known = {}
+    if store is not None and store.manifest is not None and store.capabilities.raw_vectors:
+        known = store.vectors_of([chunk.chunk_id for chunk in chunks])
+    missing = [i for i, chunk in enumerate(chunks) if chunk.chunk_id not in known]
+    computed = _embed([passage_text(chunks[i]) for i in missing], model, settings, progress, show_progress) if missing else None
+    fresh = dict(zip(missing, computed)) if missing else {}
+    report.embedded_chunks = len(missing)
+    batches, row = [], 0
+    for item in pending:
+        vectors = []
+        for chunk in item.chunks:
+            vectors.append(fresh[row] if row in fresh else known[chunk.chunk_id])
+            row += 1
+        matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, model.dimension), np.float32)
+        batches.append(FileBatch(item.entry, item.chunks, matrix))
+    return batches
 
 
 @dataclass
@@ -330,33 +302,6 @@ def _display_name(path: Path) -> str:
     return path.name
 
 
-def _duplicates(found: dict[str, tuple[Path, str]], old_files: dict[str, FileEntry]) -> dict[str, str]:
-    """Files whose content equals another found file's: source -> the source indexed instead.
-
-    The file already indexed with that content is preferred, then the first one scanned.
-    """
-    owner: dict[str, str] = {}  # SHA-256 -> source indexed with that content
-    for source, (_path, digest) in found.items():
-        old = old_files.get(source)
-        if old is not None and old.sha256 == digest:
-            owner.setdefault(digest, source)
-    duplicates = {}
-    for source, (_path, digest) in found.items():
-        first = owner.setdefault(digest, source)
-        if first != source:
-            duplicates[source] = first
-    return duplicates
-
-
-def _in_scope(path: Path, roots: list[Path]) -> bool:
-    """Whether a previously ingested file lived under one of the scanned folders (or was named)."""
-    for root in roots:
-        root = root.resolve()
-        if path.resolve() == root or root in path.resolve().parents:
-            return True
-    return False
-
-
 def _chunk_file(path: Path, source: str, digest: str, settings: Settings) -> tuple[FileEntry, list[Chunk]]:
     from rag.chunking import chunk_articles
     from rag.corpus import load_path, segment_document
@@ -379,22 +324,6 @@ def _chunk_file(path: Path, source: str, digest: str, settings: Settings) -> tup
         newspaper=first.newspaper if first else None,
     )
     return entry, chunks
-
-
-def _rows_by_source(store: IndexStore) -> dict[str, list[int]]:
-    rows: dict[str, list[int]] = {}
-    for i, chunk in enumerate(store.chunks):
-        rows.setdefault(_file_of(chunk), []).append(i)
-    return rows
-
-
-def _file_of(chunk: Chunk) -> str:
-    """The manifest file a chunk came from."""
-    return chunk.file or chunk.source
-
-
-def _vectors_by_chunk_id(store: IndexStore) -> dict[str, np.ndarray]:
-    return {chunk.chunk_id: store.vectors[i] for i, chunk in enumerate(store.chunks)}
 
 
 def _load_embeddings(settings: Settings):
@@ -422,62 +351,19 @@ def _embed(texts: list[str], model, settings: Settings, progress: Progress | Non
     return out
 
 
-def _write_generation(
-    index_dir: Path, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray, approximate_from: int
-) -> None:
-    """Write a complete new build, then switch CURRENT to it in one atomic rename.
-
-    The dense index is rebuilt from ``vectors`` every time: exact below ``approximate_from``
-    vectors, approximate from there on (:class:`DenseIndex`).
-    """
-    name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    staging = index_dir / f".{name}.tmp"
-    staging.mkdir()
-    try:
-        write_chunks(staging / CHUNKS_FILE, chunks)
-        dense = DenseIndex.build(vectors, manifest.dimension, approximate_from=approximate_from)
-        dense.save(staging)
-        manifest.dense_index = dense.kind
-        LexicalIndex.build([tokenize(_lexical_text(c)) for c in chunks]).save(staging)
-        manifest.format_version = FORMAT_VERSION
-        manifest.checksums = index_checksums(staging)  # the manifest comes last: it vouches for the rest
-        manifest.write(staging / MANIFEST_FILE)
-        _fsync_tree(staging)
-        final = index_dir / name
-        os.replace(staging, final)
-        pointer = index_dir / f".{CURRENT_FILE}.tmp"
-        pointer.write_text(name, encoding="utf-8")
-        _fsync_file(pointer)
-        os.replace(pointer, index_dir / CURRENT_FILE)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    for old in index_dir.iterdir():  # older builds and leftovers of interrupted ones
-        if old.name != name and (old.name.startswith("gen-") or old.name.startswith(".gen-")):
-            shutil.rmtree(old, ignore_errors=True)
-
-
-def _lexical_text(chunk: Chunk) -> str:
-    from rag.chunking import passage_text
-
-    return passage_text(chunk)
-
-
 def _fill_counts(report: IngestReport, manifest: Manifest) -> None:
     report.files = len(manifest.files)
     report.articles = manifest.article_count
     report.chunks = manifest.chunk_count
 
 
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def _fsync_tree(root: Path) -> None:
-    for path in root.rglob("*"):
-        if path.is_file():
-            _fsync_file(path)
+@contextmanager
+def _closing(store):
+    """Close the store's connection when the ingest ends (Milvus Lite lets one process open a database at a time)."""
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @contextmanager

@@ -131,10 +131,10 @@ def stream_answer(
     yield from pipeline.stream(question, list(history), k=options.k, mode=options.mode)
 
 
-def answer(settings: Settings, question: str, history: Sequence[tuple[str, str]], options: Options) -> Answer:
+def answer(settings: Settings, question: str, history: Sequence[tuple[str, str]], options: Options, where=None) -> Answer:
     options = options.checked()
     pipeline = pipeline_for(settings, options)
-    return pipeline.invoke(question, list(history), k=options.k, mode=options.mode)
+    return pipeline.invoke(question, list(history), k=options.k, mode=options.mode, where=where)
 
 
 def new_turn(question: str, history: Sequence[tuple[str, str]], options: Options) -> dict[str, Any]:

@@ -214,9 +214,9 @@ class KBResult:
 
 def indexed_files(settings: Settings) -> dict[str, str]:
     """Source name → file path for every document in the index (empty when none)."""
-    from rag.store import read_manifest
+    from rag.store.factory import read_manifest
 
-    manifest = read_manifest(settings.index_dir)
+    manifest = read_manifest(settings)
     return {} if manifest is None else {name: entry.path for name, entry in manifest.files.items()}
 
 
@@ -299,9 +299,9 @@ def reindex(settings: Settings, progress: ProgressFn | None = None) -> KBResult:
 
 def document_rows(settings: Settings) -> list[list[object]]:
     """Rows for the documents table: file, title, date, chunks, where it came from."""
-    from rag.store import read_manifest
+    from rag.store.factory import read_manifest
 
-    manifest = read_manifest(settings.index_dir)
+    manifest = read_manifest(settings)
     if manifest is None:
         return []
     rows = []

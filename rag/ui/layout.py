@@ -17,6 +17,7 @@ import gradio as gr
 from rag.config import Settings
 from rag.errors import RagError
 from rag.records import Answer
+from rag.store.filters import SearchFilter
 from rag.ui import chat, feedback, knowledge_base, render
 
 log = logging.getLogger("rag.ui")
@@ -117,7 +118,9 @@ def make_vote(settings: Settings):
 
 
 def make_ask(settings: Settings):
-    def ask(question: str, history: list[list[str]] | None = None, k: int | None = None, mode: str | None = None) -> dict:
+    def ask(question: str, history: list[list[str]] | None = None, k: int | None = None, mode: str | None = None,
+            date_from: str | None = None, date_to: str | None = None, paper: str | None = None,
+            source: str | None = None) -> dict:
         """回答一个问题，返回答案、引用与检索到的段落（与 `rag ask --json` 相同的结构）。
 
         Args:
@@ -125,11 +128,17 @@ def make_ask(settings: Settings):
             history: 之前的对话 [[问题, 回答], …]，用于改写追问
             k: 检索段落数（默认 5）
             mode: 检索方式 hybrid | dense | bm25
+            date_from: 只检索该日期（YYYY-MM-DD）及以后的文章
+            date_to: 只检索该日期（YYYY-MM-DD）及以前的文章
+            paper: 只检索这些报纸的文章（逗号分隔）
+            source: 只检索这些源文件（逗号分隔）
         """
         defaults = chat.Options.from_settings(settings)
         options = dataclasses.replace(defaults, k=int(k) if k else defaults.k, mode=mode or defaults.mode)
         try:
-            result = chat.answer(settings, chat.clean_question(question), chat.clean_history(history), options)
+            where = SearchFilter.build(date_from or settings.date_from, date_to or settings.date_to,
+                                       paper or settings.paper, source or settings.source)
+            result = chat.answer(settings, chat.clean_question(question), chat.clean_history(history), options, where)
         except RagError as exc:
             raise gr.Error(str(exc)) from None
         return {**result.to_json(), "standalone_question": result.standalone_question}

@@ -69,9 +69,9 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 def ensure_index(settings: Settings) -> bool:
     """Build the index (corpus + uploads) when none exists; True when one was built."""
     from rag.store import ingest
-    from rag.store.index_store import current_generation
+    from rag.store.factory import index_exists
 
-    if current_generation(settings.index_dir) is not None:
+    if index_exists(settings):
         return False
     from rag.ui.knowledge_base import drop_empty_upload_dir
 
@@ -104,7 +104,7 @@ def _warm(searcher) -> None:
         def embed(texts):
             return searcher.embeddings.encode_passages(list(texts))
 
-        count = warm_sentence_cache(searcher.store.chunks, embed, searcher.sentence_vectors)
+        count = warm_sentence_cache(searcher.store.all_chunks(), embed, searcher.sentence_vectors)
         _import_plotting()
         freeze_startup_objects()
         print(f"句向量预计算完成 / sentence vectors ready: {count}", file=sys.stderr, flush=True)

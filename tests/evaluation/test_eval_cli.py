@@ -74,6 +74,9 @@ class FakeStore:
         self.chunks = chunks
         self.manifest = FakeManifest(files)
 
+    def count(self):
+        return len(self.chunks)
+
     def stats(self):
         return {"documents": len(self.manifest.files), "chunks": len(self.chunks), "chunk_size": 40, "chunk_overlap": 0, "embedding_model": "fake"}
 

@@ -112,3 +112,10 @@ def test_login_required_when_rag_auth_is_set(corpus_settings, tmp_path):
             Client(app.url, auth=("editor", "wrong"), verbose=False)
         result = Client(app.url, auth=("editor", "s3cret"), verbose=False).predict(question=CANONICAL, api_name="/ask")
         assert "2050" in result["answer"]
+
+
+def test_ask_takes_the_filters(client):
+    result = client.predict(question=CANONICAL, k=3, paper="株洲日报", date_from="2024-06-01", api_name="/ask")
+    assert len(result["contexts"]) == 3 and {c["source"] for c in result["contexts"]} == {"004_a03633453cf80aeb.txt"}
+    with pytest.raises(Exception, match="YYYY-MM-DD"):
+        client.predict(question=CANONICAL, date_to="2024-02-30", api_name="/ask")

@@ -193,7 +193,7 @@ def test_the_warm_up_imports_what_gradio_imports_on_its_first_event():
     script = (
         "import sys, types\n"
         "from rag.ui import server\n"
-        "searcher = types.SimpleNamespace(store=types.SimpleNamespace(chunks=[]), embeddings=None, sentence_vectors={})\n"
+        "searcher = types.SimpleNamespace(store=types.SimpleNamespace(all_chunks=lambda: []), embeddings=None, sentence_vectors={})\n"
         "assert 'matplotlib.pyplot' not in sys.modules\n"
         "server._warm(searcher)\n"
         "print('pyplot loaded:', 'matplotlib.pyplot' in sys.modules)\n"
