@@ -123,12 +123,13 @@ def clean_history(history: Sequence[Sequence[str]] | None) -> list[tuple[str, st
 
 
 def stream_answer(
-    settings: Settings, question: str, history: Sequence[tuple[str, str]], options: Options
+    settings: Settings, question: str, history: Sequence[tuple[str, str]], options: Options, where=None
 ) -> Iterator[str | Answer]:
-    """Text deltas, then the final ``Answer`` (the chain's ``stream`` contract)."""
+    """Text deltas, then the final ``Answer`` (the chain's ``stream`` contract); ``where``
+    a :class:`~rag.store.filters.SearchFilter`."""
     options = options.checked()
     pipeline = pipeline_for(settings, options)
-    yield from pipeline.stream(question, list(history), k=options.k, mode=options.mode)
+    yield from pipeline.stream(question, list(history), k=options.k, mode=options.mode, where=where)
 
 
 def answer(settings: Settings, question: str, history: Sequence[tuple[str, str]], options: Options, where=None) -> Answer:

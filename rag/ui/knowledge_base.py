@@ -311,6 +311,14 @@ def document_rows(settings: Settings) -> list[list[object]]:
     return rows
 
 
+def newspapers(settings: Settings) -> list[str]:
+    """The newspapers the indexed files name, for the chat's filter panel."""
+    from rag.store.factory import read_manifest
+
+    manifest = read_manifest(settings)
+    return [] if manifest is None else sorted({e.newspaper for e in manifest.files.values() if e.newspaper})
+
+
 def drop_empty_upload_dir(settings: Settings) -> None:
     """Remove the upload folder when nothing is in it: a re-index scans it only while it exists,
     and an empty folder given to the loader is an error."""

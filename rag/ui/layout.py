@@ -61,7 +61,7 @@ def history_of(turns: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def make_respond(settings: Settings):
-    def respond(message, turns, generator, base_url, model, api_key, k, mode):
+    def respond(message, turns, generator, base_url, model, api_key, k, mode, date_from, date_to, papers, sources):
         turns = list(turns or [])
         options = chat.Options(generator, base_url, model, api_key, int(k), mode)
         question = (message or "").strip()
@@ -77,7 +77,8 @@ def make_respond(settings: Settings):
         final: Answer | None = None
         try:
             question = chat.clean_question(question)
-            for item in chat.stream_answer(settings, question, history, options):
+            where = SearchFilter.build(date_from, date_to, papers, sources)  # InputError on a bad date
+            for item in chat.stream_answer(settings, question, history, options, where):
                 if isinstance(item, Answer):
                     final = item
                 elif item:
@@ -159,17 +160,23 @@ def stats_text(settings: Settings) -> str:
 
 
 def kb_views(settings: Settings, status: str | None = None):
-    """Fresh values for (status, documents table, delete dropdown, stats)."""
+    """Fresh values for (status, documents table, delete dropdown, stats, the filter's papers and files)."""
     try:
         rows = knowledge_base.document_rows(settings)
     except RagError as exc:
         rows, status = [], f"❌ {exc}"
     choices = [row[0] for row in rows]
+    try:
+        papers = knowledge_base.newspapers(settings)
+    except RagError:
+        papers = []
     return (
         gr.update() if status is None else status,
         rows,
         gr.update(choices=choices, value=None),
         stats_text(settings),
+        gr.update(choices=papers),  # the filter panel's newspapers
+        gr.update(choices=choices),  # and files
     )
 
 
@@ -263,6 +270,11 @@ def build_app(settings: Settings) -> gr.Blocks:
                                 api_key = gr.Textbox(label="API Key", type="password", placeholder="sk-…（仅用于本次会话）")
                             top_k = gr.Slider(1, 10, value=settings.top_k, step=1, label="检索段落数（top-k）", elem_id="top_k")
                             mode = gr.Radio(MODE_CHOICES, value=settings.retrieval_mode, label="检索方式", elem_id="mode")
+                        with gr.Accordion("🔎 筛选（日期、报纸、文件）", open=False, elem_id="filters"):
+                            date_from = gr.Textbox(label="起始日期", value=settings.date_from or "", placeholder="YYYY-MM-DD", elem_id="date_from")
+                            date_to = gr.Textbox(label="截止日期", value=settings.date_to or "", placeholder="YYYY-MM-DD", elem_id="date_to")
+                            paper_filter = gr.Dropdown([], multiselect=True, label="报纸", elem_id="paper_filter")
+                            source_filter = gr.Dropdown([], multiselect=True, label="文件", elem_id="source_filter")
                         with gr.Accordion("📊 索引信息", open=True):
                             stats = gr.Markdown("加载中…", elem_id="stats")
                             refresh = gr.Button("刷新", size="sm")
@@ -286,7 +298,8 @@ def build_app(settings: Settings) -> gr.Blocks:
                     delete_btn = gr.Button("删除所选文档", variant="stop", elem_id="delete_button", scale=1)
                     reindex_btn = gr.Button("重新索引全部", elem_id="reindex_button", scale=1)
 
-        chat_inputs = [question, turns, generator, base_url, model, api_key, top_k, mode]
+        chat_inputs = [question, turns, generator, base_url, model, api_key, top_k, mode, date_from, date_to,
+                       paper_filter, source_filter]
         chat_outputs = [chatbot, turns, question]
         answer_events = dict(
             concurrency_limit=ANSWER_CONCURRENCY, concurrency_id="answer", show_progress="minimal", trigger_mode="once"
@@ -302,7 +315,7 @@ def build_app(settings: Settings) -> gr.Blocks:
         chatbot.like(make_vote(settings), [turns], None, api_visibility="private")
         generator.change(lambda g: gr.update(visible=g == "openai"), generator, llm_group, api_visibility="private", queue=False)
 
-        kb_outputs = [status, docs, doc_choice, stats]
+        kb_outputs = [status, docs, doc_choice, stats, paper_filter, source_filter]
         kb_events = dict(concurrency_limit=1, concurrency_id="kb")
         upload_btn.click(upload, files, [*kb_outputs, files], api_name="upload", **kb_events)
         delete_btn.click(delete, doc_choice, kb_outputs, api_name="delete_document", **kb_events)

@@ -135,3 +135,21 @@ def test_the_local_model_streams_a_cited_summary_into_the_chat(browser, app_serv
     assert "2050" in answer and "碳中和" in answer and "[1]" in answer, answer
     assert "000_a73fe32ef8bc3bea.txt" in cited_files(message)
     page.close()
+
+
+def test_the_filter_panel_restricts_the_answer_to_the_chosen_file(browser, app_server):
+    """Open the filter panel, choose one issue: every passage shown comes from it."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    page.set_default_timeout(60_000)
+    page.goto(app_server.url)
+    page.locator("#question textarea").wait_for()
+    page.locator("#filters").get_by_text("筛选").first.click()
+    chosen = "004_a03633453cf80aeb.txt"
+    box = page.locator("#source_filter input")
+    box.click()
+    box.fill(chosen)
+    page.get_by_role("option", name=chosen).click()
+    message = ask(page, CANONICAL)
+    shown = message.locator(".rag-source .rag-file").all_text_contents()  # the collapsed ones too
+    assert shown and set(shown) == {chosen}, shown
+    page.close()

@@ -20,8 +20,9 @@ class StubPipeline:
         self.calls = []
         self.fail = fail
 
-    def stream(self, question, history=(), *, k=None, mode=None, generator=None):
+    def stream(self, question, history=(), *, k=None, mode=None, generator=None, where=None):
         self.calls.append({"question": question, "history": list(history), "k": k, "mode": mode})
+        self.where = where
         if self.fail:
             raise self.fail
         text = "太钢提出2050年实现碳中和的目标[1]。"
@@ -39,7 +40,8 @@ def stub(monkeypatch):
 
 
 def run(respond, message, turns, **options):
-    values = {"generator": "extractive", "base_url": "", "model": "", "api_key": "", "k": 5, "mode": "hybrid", **options}
+    values = {"generator": "extractive", "base_url": "", "model": "", "api_key": "", "k": 5, "mode": "hybrid",
+              "date_from": "", "date_to": "", "papers": [], "sources": [], **options}
     return list(respond(message, turns, *values.values()))
 
 
@@ -125,3 +127,12 @@ def test_votes_are_logged_for_answered_turns(stub, tmp_path):
     assert records[0]["question"] == "太钢的碳中和目标是什么" and records[0]["citations"][0]["source"] == "000_a73fe32ef8bc3bea.txt"
     vote(turns, gr.LikeData(None, {"index": 7, "value": "…", "liked": True}))  # no such turn: ignored
     assert len(feedback.read_feedback(settings.feedback_path)) == 2
+
+
+def test_the_filter_panel_restricts_the_search_and_a_bad_date_is_a_message(stub):
+    respond = layout.make_respond(Settings())
+    run(respond, "太钢的碳中和目标是什么", [], date_from="2023/1/1", papers=["中国宝武报"], sources=["a.txt", "b.txt"])
+    assert stub.where.date_from == "2023-01-01" and stub.where.newspapers == ("中国宝武报",)
+    assert stub.where.sources == ("a.txt", "b.txt") and stub.where.date_to is None
+    final_messages, turns, _ = run(respond, "太钢的碳中和目标是什么", [], date_to="明天")[-1]
+    assert "rag-error" in final_messages[1]["content"] and "YYYY-MM-DD" in final_messages[1]["content"]
