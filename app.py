@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings, allow_remote = apply_serve_args(args, settings_from_args(args))
-        serve(settings, allow_remote=allow_remote)  # builds rag.ui.build_app(settings) and launches it
+        # builds rag.ui.build_app(settings) and launches it, with the /v1 API on the same port
+        serve(settings, allow_remote=allow_remote, open_knowledge_base=args.open_knowledge_base)
     except RagError as exc:
         print(f"错误 / error: {exc}", file=sys.stderr)
         return exc.exit_code

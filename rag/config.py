@@ -92,6 +92,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     auth: str | None = None  # "user:password"
+    api_key: str | None = None  # Bearer key the /v1 API asks for (needed to serve it beyond localhost)
     upload_max_bytes: int = 10 * 1024 * 1024
     feedback_path: Path = PROJECT_ROOT / "feedback" / "feedback.jsonl"
     upload_dir: Path = PROJECT_ROOT / "data" / "uploads"

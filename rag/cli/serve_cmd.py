@@ -21,6 +21,11 @@ def add_serve_options(parser: argparse.ArgumentParser) -> None:
         help="allow a non-loopback --host (the UI becomes reachable from other machines; consider RAG_AUTH)",
     )
     parser.add_argument("--listen-all", action="store_true", help="listen on all interfaces: --host 0.0.0.0 --allow-remote")
+    parser.add_argument(
+        "--open-knowledge-base",
+        action="store_true",
+        help="beyond localhost without RAG_AUTH, still let anyone who reaches the server upload, delete and re-index",
+    )
     add_common_options(parser)
 
 
@@ -40,5 +45,5 @@ def run(args: argparse.Namespace, settings) -> int:
     from rag.ui import serve
 
     settings, allow_remote = apply_serve_args(args, settings)
-    serve(settings, allow_remote=allow_remote)
+    serve(settings, allow_remote=allow_remote, open_knowledge_base=args.open_knowledge_base)
     return 0

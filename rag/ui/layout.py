@@ -184,8 +184,13 @@ def _progress_fn(progress: gr.Progress):
     return lambda fraction, desc: progress(fraction, desc=desc)
 
 
-def make_kb_handlers(settings: Settings):
+READ_ONLY = "🔒 知识库为只读：本服务对外监听且未设置 RAG_AUTH，上传、删除和重新索引已关闭。"
+
+
+def make_kb_handlers(settings: Settings, writable: bool = True):
     def upload(files, progress=gr.Progress()):
+        if not writable:
+            return (*kb_views(settings, READ_ONLY), None)
         paths = [Path(f if isinstance(f, str) else getattr(f, "name", f)) for f in (files or [])]
         if not paths:
             return (*kb_views(settings, "请先选择要上传的文件。"), None)
@@ -197,6 +202,8 @@ def make_kb_handlers(settings: Settings):
         return (*kb_views(settings, message), None)
 
     def delete(source):
+        if not writable:
+            return kb_views(settings, READ_ONLY)
         try:
             result = knowledge_base.delete_document(source, settings)
             message = f"🗑️ 已删除：{source}" + ("（并删除了上传的文件）" if result.removed_file else "")
@@ -207,6 +214,8 @@ def make_kb_handlers(settings: Settings):
         return kb_views(settings, message)
 
     def rebuild(progress=gr.Progress()):
+        if not writable:
+            return kb_views(settings, READ_ONLY)
         try:
             result = knowledge_base.reindex(settings, _progress_fn(progress))
             message = "🔄 已重新索引。\n\n" + result.message()
@@ -223,10 +232,14 @@ def make_kb_handlers(settings: Settings):
 # --- the page ------------------------------------------------------------------------
 
 
-def build_app(settings: Settings) -> gr.Blocks:
-    """The whole UI for one ``Settings``; models load lazily (on page load / first question)."""
+def build_app(settings: Settings, knowledge_base_writable: bool = True) -> gr.Blocks:
+    """The whole UI for one ``Settings``; models load lazily (on page load / first question).
+
+    Without ``knowledge_base_writable`` the knowledge-base tab only lists the documents:
+    its upload, delete and re-index controls are hidden and their endpoints refuse.
+    """
     respond = make_respond(settings)
-    upload, delete, rebuild, documents = make_kb_handlers(settings)
+    upload, delete, rebuild, documents = make_kb_handlers(settings, knowledge_base_writable)
     limit_mb = settings.upload_max_bytes / 1024 / 1024
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
@@ -279,9 +292,10 @@ def build_app(settings: Settings) -> gr.Blocks:
                             stats = gr.Markdown("加载中…", elem_id="stats")
                             refresh = gr.Button("刷新", size="sm")
             with gr.Tab("📚 知识库", id="kb"):
+                writable = knowledge_base_writable
                 gr.Markdown(
                     f"上传 **.txt / .md / .jsonl** 文本文件（UTF-8 或 GBK，单个不超过 {limit_mb:.0f} MB），"
-                    "保存后自动切分、嵌入并加入索引，马上就能提问。"
+                    "保存后自动切分、嵌入并加入索引，马上就能提问。" if writable else READ_ONLY
                 )
                 files = gr.File(
                     label="选择文件",
@@ -289,14 +303,15 @@ def build_app(settings: Settings) -> gr.Blocks:
                     file_types=list(knowledge_base.ALLOWED_SUFFIXES),
                     type="filepath",
                     elem_id="upload_files",
+                    visible=writable,
                 )
-                upload_btn = gr.Button("上传并加入索引", variant="primary", elem_id="upload_button")
+                upload_btn = gr.Button("上传并加入索引", variant="primary", elem_id="upload_button", visible=writable)
                 status = gr.Markdown(elem_id="kb_status")
                 docs = gr.Dataframe(headers=DOC_HEADERS, interactive=False, label="已索引的文档", elem_id="documents", wrap=True)
                 with gr.Row():
-                    doc_choice = gr.Dropdown(choices=[], label="选择文档", elem_id="doc_choice", scale=3)
-                    delete_btn = gr.Button("删除所选文档", variant="stop", elem_id="delete_button", scale=1)
-                    reindex_btn = gr.Button("重新索引全部", elem_id="reindex_button", scale=1)
+                    doc_choice = gr.Dropdown(choices=[], label="选择文档", elem_id="doc_choice", scale=3, visible=writable)
+                    delete_btn = gr.Button("删除所选文档", variant="stop", elem_id="delete_button", scale=1, visible=writable)
+                    reindex_btn = gr.Button("重新索引全部", elem_id="reindex_button", scale=1, visible=writable)
 
         chat_inputs = [question, turns, generator, base_url, model, api_key, top_k, mode, date_from, date_to,
                        paper_filter, source_filter]

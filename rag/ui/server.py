@@ -16,6 +16,7 @@ import os
 import socket
 import sys
 import threading
+from dataclasses import dataclass
 
 from rag.config import Settings
 from rag.errors import InputError
@@ -64,6 +65,31 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     if not sep or not user.strip() or not password:
         raise InputError('RAG_AUTH 的格式应为 "用户名:密码"（例如 RAG_AUTH="editor:s3cret"）。')
     return user.strip(), password
+
+
+@dataclass(frozen=True)
+class Access:
+    """What the server opens to its clients, decided once at start."""
+
+    api: bool  # the /v1 OpenAI-compatible API
+    api_off_reason: str
+    knowledge_base_writable: bool  # upload, delete and re-index in the chat
+
+    def lines(self) -> list[str]:
+        api = "OpenAI 兼容接口 /v1：" + ("开启" if self.api else f"关闭（{self.api_off_reason}）")
+        kb = "知识库：" + ("可上传、删除、重新索引" if self.knowledge_base_writable else
+                         "只读（对外监听且未设置 RAG_AUTH；加 --open-knowledge-base 可开放写入，任何能访问本机的人都能改动索引）")
+        return [api, kb]
+
+
+def access_for(settings: Settings, allow_remote: bool, open_knowledge_base: bool = False) -> Access:
+    """Beyond localhost, the API needs RAG_API_KEY and the knowledge base's write actions need
+    RAG_AUTH (or ``--open-knowledge-base``, a flag that names the risk)."""
+    local = is_loopback(settings.host)
+    api = local or bool(settings.api_key)
+    reason = "" if api else "对外监听时需要设置 RAG_API_KEY / listening beyond localhost needs RAG_API_KEY"
+    writable = local or bool(settings.auth) or open_knowledge_base
+    return Access(api, reason, writable)
 
 
 def ensure_index(settings: Settings) -> bool:
@@ -195,7 +221,7 @@ def quiet_gradio_bookkeeping() -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 
 
-def serve(settings: Settings, *, allow_remote: bool = False, block: bool = True):
+def serve(settings: Settings, *, allow_remote: bool = False, open_knowledge_base: bool = False, block: bool = True):
     """Check, prepare and launch; returns the running Blocks (``block=False`` for tests)."""
     quiet_gradio_bookkeeping()
     prefer_sleeping_threads()
@@ -207,12 +233,17 @@ def serve(settings: Settings, *, allow_remote: bool = False, block: bool = True)
     ensure_index(settings)  # a first build uses every core
 
     from rag.ui.layout import ANSWER_CONCURRENCY, build_app
+    from rag.ui.openai_api import build_router
     from rag.ui.render import CSS
 
     preload(settings)
     configure_threads(MODEL_PASSES_AT_ONCE)  # after the model has loaded: torch or ONNX Runtime
 
-    demo = build_app(settings)
+    access = access_for(settings, allow_remote, open_knowledge_base)
+    for line in access.lines():
+        print(line, file=sys.stderr, flush=True)
+    api = build_router(settings, concurrency=ANSWER_CONCURRENCY, enabled=access.api, off_reason=access.api_off_reason)
+    demo = build_app(settings, knowledge_base_writable=access.knowledge_base_writable)
     # A bounded queue: a burst of requests waits in line up to ``queue_max_size`` and the
     # rest are turned away ("queue full") instead of piling up in memory.
     demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=settings.queue_max_size)
@@ -229,6 +260,7 @@ def serve(settings: Settings, *, allow_remote: bool = False, block: bool = True)
             ssr_mode=False,
             show_error=True,
             prevent_thread_lock=True,  # returns once serving; blocks below
+            app_kwargs={"routes": api.routes},  # /v1/models, /v1/chat/completions on the same port
             quiet=False,
         )
     except OSError as exc:
