@@ -165,3 +165,31 @@ def test_the_conversation_becomes_a_question_and_its_history():
 def test_a_streamed_answer_is_cut_after_each_sentence_and_its_markers():
     text = "太钢计划2050年实现碳中和[1]。2030年降碳16%[1][2]。结尾"
     assert list(_pieces(text)) == ["太钢计划2050年实现碳中和[1]。", "2030年降碳16%[1][2]。", "结尾"]
+
+
+def test_beyond_the_running_and_waiting_answers_the_gate_says_429():
+    import threading
+
+    from rag.ui.openai_api import AnswerGate
+
+    gate, release, entered = AnswerGate(concurrency=1, waiting=1), threading.Event(), threading.Event()
+
+    def hold():
+        with gate:
+            entered.set()
+            release.wait(10)
+
+    holders = [threading.Thread(target=hold) for _ in range(2)]  # one answering, one waiting
+    for t in holders:
+        t.start()
+    entered.wait(10)
+    while gate._inside < 2:
+        threading.Event().wait(0.01)
+    with pytest.raises(ApiError) as full:
+        gate.__enter__()
+    assert full.value.status == 429 and full.value.code == "queue_full"
+    release.set()
+    for t in holders:
+        t.join(10)
+    with gate:  # free again
+        pass
