@@ -308,7 +308,13 @@ def _chunk_file(path: Path, source: str, digest: str, settings: Settings) -> tup
 
     articles = []
     for document in load_path(path):
-        articles.extend(segment_document(document))
+        found = segment_document(document)
+        if document.page is not None:  # one document per article of a page: number them across the file
+            for article in found:
+                article.index = len(articles)
+                articles.append(article)
+        else:
+            articles.extend(found)
     chunks = chunk_articles(articles, settings.chunk_size, settings.chunk_overlap)
     for chunk in chunks:
         chunk.file = source
