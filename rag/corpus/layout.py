@@ -163,6 +163,19 @@ def _line(glyphs: list[Glyph]) -> Line:
                 max(g.y1 for g in glyphs), Counter(round(g.size, 1) for g in glyphs).most_common(1)[0][0])
 
 
+def em_size(text: str, width: float, height: float) -> float:
+    """The font size of an OCR'd line from its width: a CJK character is one em wide, others about half.
+
+    Box heights vary with the characters' shapes and the detector's padding; the width
+    per character is steadier. Short lines fall back on the height.
+    """
+    text = "".join(text.split())
+    ems = sum(1.0 if is_cjk(ch) or not ch.isascii() else 0.55 for ch in text)
+    if ems < 3:
+        return height
+    return min(width / ems, 1.3 * height)
+
+
 def body_size(lines: list[Line]) -> float:
     """The font size most characters are set in."""
     counts = Counter()

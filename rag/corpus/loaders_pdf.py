@@ -237,9 +237,9 @@ def load_image(path: Path) -> list[SourceDocument]:
 
     limits = paged.current()
     name = path.name
+    image = open_image(path, limits)
     if not limits.ocr:
         raise InputError(f"{name}: an image is read by OCR, and OCR is off (RAG_OCR=off)")
-    image = open_image(path, limits)
     frames = getattr(image, "n_frames", 1)
     if frames > limits.max_pages:
         raise InputError(f"{name}: {frames} pages is over the limit of {limits.max_pages} (max_pdf_pages)")

@@ -1,10 +1,12 @@
 """OCR of page images (rapidocr-onnxruntime: PP-OCRv4 detection and recognition, models in the wheel).
 
 :func:`ocr_image` returns the page's text lines as :class:`~rag.corpus.layout.Line`
-records (box in pixels, the box height as the font size), ready for the same layout
-analysis as a PDF's text layer. A vertical headline (a box much taller than wide) is
-cut into squares, one character each, and each square is recognised on its own: the
-recogniser reads horizontal text only.
+records (box in pixels; the font size from the spacing of the characters), ready for
+the same layout analysis as a PDF's text layer. The detector sometimes joins two columns'
+lines across a narrow gutter: every character is placed where the recogniser saw it and
+the lines are rebuilt from those characters, as from a PDF's, which cuts them at the
+gutter. A vertical headline (a stack of large boxes at one x) is cut into squares, one
+character each, each recognised on its own: the recogniser reads horizontal text only.
 
 Results are cached as JSON under ``cache_dir/ocr/<SHA-256 of the page's pixels>.json``,
 so a page is never OCR'd twice (re-ingesting a changed file, or the same scan under
@@ -18,10 +20,11 @@ import hashlib
 import json
 from pathlib import Path
 
-from rag.corpus.layout import Line
+from rag.corpus.layout import Glyph, Line, em_size, lines_from_glyphs
+from rag.text.chars import is_cjk
 from rag.errors import InputError
 
-CACHE_VERSION = "rapidocr-1.4.4-v1"  # part of the key: a new engine or reading invalidates the cache
+CACHE_VERSION = "rapidocr-1.4.4-v2"  # part of the key: a new engine or reading invalidates the cache
 VERTICAL_RATIO = 2.5  # a box this many times taller than wide is a vertical line of text
 MIN_SCORE = 0.3
 
@@ -66,42 +69,137 @@ def ocr_image(image, cache_dir: Path | None) -> tuple[list[Line], bool]:
 
 
 def _recognise(image) -> list[Line]:
+    """OCR boxes as lines; a box that runs across a column gutter is cut there (from where
+    the recogniser placed each character), and stacks of single large characters become
+    one vertical headline."""
     import numpy as np
 
     engine = _engine()
     pixels = np.array(image.convert("RGB"))
-    result, _ = engine(pixels)
-    lines = []
-    for box, text, score in result or []:
+    boxes = []
+    for entry in _raw_results(engine, pixels):
+        box, text, score = entry[0], str(entry[1]), float(entry[2])
+        info = entry[4] if len(entry) > 4 else None
         xs = [p[0] for p in box]
         ys = [p[1] for p in box]
-        x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
-        w, h = x1 - x0, y1 - y0
-        if h > VERTICAL_RATIO * w and w > 4:
-            text = _read_vertical(engine, pixels, x0, y0, x1, y1)
-            if text:
-                lines.append(Line(text, x0, y0, x1, y1, float(w), kind="vhead"))
+        boxes.append((float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys)), text, score, info))
+    heights = sorted(b[3] - b[1] for b in boxes if b[2] - b[0] > 2 * (b[3] - b[1]))
+    line_h = heights[len(heights) // 2] if heights else 20.0
+    lines, used = _vertical_headlines(engine, pixels, boxes, line_h)
+    glyphs = []
+    for i, (x0, y0, x1, y1, text, score, info) in enumerate(boxes):
+        if i in used or score < MIN_SCORE or not text.strip():
             continue
-        if float(score) < MIN_SCORE or not str(text).strip():
+        glyphs.extend(_glyphs(x0, y0, x1, y1, text, info))
+    return lines + lines_from_glyphs(glyphs)
+
+
+def _raw_results(engine, pixels) -> list:
+    """rapidocr's results with each text's raw character positions (``entry[4]``), unconverted."""
+    original = engine.cal_rec_boxes
+
+    def keep_raw(images, dt_boxes, rec_res):
+        return [[r[0], r[1], None, r[2]] for r in rec_res]
+
+    engine.cal_rec_boxes = keep_raw
+    try:
+        result, _ = engine(pixels, return_word_box=True)
+    finally:
+        engine.cal_rec_boxes = original
+    return result or []
+
+
+def _glyphs(x0, y0, x1, y1, text, info) -> list[Glyph]:
+    """One glyph per recognised character, placed where the recogniser saw it."""
+    chars, centres = [], []
+    if info and len(info) >= 3 and info[0]:
+        columns, words, word_columns = info[0], info[1], info[2]
+        for word, cols in zip(words, word_columns):
+            for ch, col in zip(word, cols):
+                chars.append(ch)
+                centres.append(x0 + (col + 0.5) * (x1 - x0) / columns)
+    if not chars or "".join(chars) != "".join(text.split()):
+        size = em_size(text, x1 - x0, y1 - y0)
+        return [Glyph(text, x0, y0, x1, y1, size)]
+    pitches = sorted(b - a for a, b, c, d in zip(centres, centres[1:], chars, chars[1:])
+                     if b > a and _wide(c) and _wide(d))  # digits and Latin letters sit closer
+    pitch = pitches[len(pitches) // 2] if pitches else em_size(text, x1 - x0, y1 - y0)
+    size = max(min(pitch, 1.3 * (y1 - y0)), 0.5 * (y1 - y0))
+    glyphs = []
+    for ch, cx in zip(chars, centres):
+        half = (0.5 if _wide(ch) else 0.27) * size
+        glyphs.append(Glyph(ch, cx - half, y0, cx + half, y1, size))
+    return glyphs
+
+
+def _wide(ch: str) -> bool:
+    """A full-width character (CJK, full-width punctuation): one em wide."""
+    return is_cjk(ch) or not ch.isascii()
+
+
+def _vertical_headlines(engine, pixels, boxes, line_h: float) -> tuple[list[Line], set[int]]:
+    """Stacks of large, about square or tall boxes at one x: vertical headlines, read a character at a time."""
+    candidates = [i for i, b in enumerate(boxes)
+                  if (b[2] - b[0]) >= 1.3 * line_h and (b[3] - b[1]) >= 0.8 * (b[2] - b[0])]
+    candidates.sort(key=lambda i: boxes[i][1])
+    used: set[int] = set()
+    lines = []
+    for i in candidates:
+        if i in used:
             continue
-        lines.append(Line(str(text), float(x0), float(y0), float(x1), float(y1), float(h)))
-    return lines
+        stack = [i]
+        for j in candidates:
+            if j in used or j in stack:
+                continue
+            a, b = boxes[stack[-1]], boxes[j]
+            w = min(a[2] - a[0], b[2] - b[0])
+            if abs((a[0] + a[2]) / 2 - (b[0] + b[2]) / 2) < 0.35 * w and -0.5 * w <= b[1] - a[3] < 0.8 * w and b[1] > a[1]:
+                stack.append(j)
+        x0 = min(boxes[k][0] for k in stack)
+        x1 = max(boxes[k][2] for k in stack)
+        y0 = min(boxes[k][1] for k in stack)
+        y1 = max(boxes[k][3] for k in stack)
+        if y1 - y0 < 2.0 * (x1 - x0):
+            continue
+        used.update(stack)
+        for k, b in enumerate(boxes):  # specks read inside the stack
+            if x0 <= (b[0] + b[2]) / 2 <= x1 and y0 <= (b[1] + b[3]) / 2 <= y1:
+                used.add(k)
+        text = _read_vertical(engine, pixels, x0, y0, x1, y1)
+        if text:
+            lines.append(Line(text, x0, y0, x1, y1, float(x1 - x0), kind="vhead"))
+    return lines, used
 
 
 def _read_vertical(engine, pixels, x0, y0, x1, y1) -> str:
-    """A column of characters, one per square of the box's width, each recognised alone."""
+    """A column of characters, cut where rows without ink separate them, each recognised alone."""
+    import numpy as np
+
     w = x1 - x0
-    count = max(1, round((y1 - y0) / w))
-    step = (y1 - y0) / count
-    pad = int(0.1 * w)
-    crops = []
-    for i in range(count):
-        top, bottom = int(y0 + i * step) - pad, int(y0 + (i + 1) * step) + pad
-        crops.append(pixels[max(0, top) : bottom, max(0, int(x0) - pad) : int(x1) + pad])
+    strip = pixels[int(y0) : int(y1) + 1, max(0, int(x0)) : int(x1) + 1]
+    gray = strip.mean(axis=2) if strip.ndim == 3 else strip
+    inked = (gray < 128).sum(axis=1) > 0
+    runs, start = [], None
+    for row, ink in enumerate(list(inked) + [False]):
+        if ink and start is None:
+            start = row
+        elif not ink and start is not None:
+            runs.append([start, row])
+            start = None
+    merged: list[list[int]] = []
+    for run in runs:  # a character with gaps inside (二, 三, 旦) is several runs: join up to a square
+        if merged and run[1] - merged[-1][0] <= 1.1 * w:
+            merged[-1][1] = run[1]
+        else:
+            merged.append(run)
+    pad = int(0.15 * w)
     text = ""
-    for crop in crops:
+    for top, bottom in merged:
+        if bottom - top < 0.25 * w:
+            continue  # a speck
+        crop = pixels[max(0, int(y0) + top - pad) : int(y0) + bottom + pad, max(0, int(x0) - pad) : int(x1) + pad]
+        crop = np.ascontiguousarray(crop)
         result, _ = engine(crop, use_det=False, use_cls=False, use_rec=True)
         if result:
-            piece = str(result[0][0]).strip()
-            text += piece[:1]
+            text += str(result[0][0]).strip()[:1]
     return text
