@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scans", action="store_true", help="OCR the rendered pages (scans/NAME_pN.png) instead")
     parser.add_argument("--limit", type=int, default=0, help="score at most this many pages")
     parser.add_argument("--json", type=Path, help="write the per-page scores here")
+    parser.add_argument("--ocr-cache", type=Path, help="OCR cache folder (default: none, every page is OCR'd)")
+    parser.add_argument("--pdftotext", action="store_true",
+                        help="also score poppler's pdftotext (-layout and its default reading order), if installed")
     args = parser.parse_args(argv)
 
     from rag.corpus.layout import lines_from_glyphs, plain_text, read_page
@@ -110,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                 from rag.corpus import ocr
 
                 image = Image.open(args.folder / "scans" / f"{pdf.stem}_p{number}.png")
-                lines, _ = ocr.ocr_image(image, None)
-                layout = read_page(lines, image.width, image.height)
+                lines, rules, _ = ocr.ocr_image(image, args.ocr_cache)
+                layout = read_page(lines, image.width, image.height, rules)
                 plain = plain_text(lines)
             else:
                 page = doc[number - 1]
@@ -122,6 +125,14 @@ def main(argv: list[str] | None = None) -> int:
                 layout = read_page(lines, width, height, rules)
             got = [(a.title, a.body) for a in layout.articles]
             score = score_page(page_truth["articles"], got, plain)
+            if args.pdftotext and not args.scans:
+                import subprocess
+
+                truth_page = "".join(norm(a["title"]) + norm("".join(a["paragraphs"])) for a in page_truth["articles"])
+                for mode, flags in (("pdftotext_layout", ["-layout"]), ("pdftotext", [])):
+                    out = subprocess.run(["pdftotext", *flags, "-f", str(number), "-l", str(number), str(pdf), "-"],
+                                         capture_output=True, text=True, check=True).stdout
+                    score[mode] = accuracy(truth_page, norm(out))
             score.update(file=pdf.name, page=number, newspaper=layout.newspaper == page_truth["newspaper"],
                          date=layout.date == page_truth["date"])
             rows.append(score)
@@ -138,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         "reading_order": sum(r["order"] for r in rows) / len(rows),
         "plain_reading_order": sum(r["plain_order"] for r in rows) / len(rows),
         "masthead": sum(r["newspaper"] and r["date"] for r in rows) / len(rows),
+        **{k: sum(r[k] for r in rows) / len(rows) for k in ("pdftotext_layout", "pdftotext") if rows and k in rows[0]},
         "seconds": round(time.perf_counter() - started, 1),
     }
     print(json.dumps(summary, ensure_ascii=False))

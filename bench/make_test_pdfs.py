@@ -14,6 +14,7 @@ page to PNG (pypdfium2) and writes an image-only PDF of the pages, as a scanner 
 
     python3 bench/make_test_pdfs.py --out /tmp/pdfs            # text-layer PDFs + truth
     python3 bench/make_test_pdfs.py --out /tmp/pdfs --scans    # + PNG pages and scanned PDFs
+    python3 bench/make_test_pdfs.py --out /tmp/pdfs-norules --no-rules   # articles parted by white space only
 
 The papers' names and dates of issues 000-003 are made up (the bundled text does not
 print them); 004 is 株洲日报 of 2024-06-01.
@@ -242,7 +243,7 @@ def _bands(blocks: list[_Block], n: int, col_w: float) -> list[list[_Block]]:
 
 
 def make_pdf(out: Path, articles: list[PrintedArticle], newspaper: str, day: dt.date, *,
-             columns: int = 4, first_page: int = 1, max_pages: int | None = None) -> list[PrintedPage]:
+             columns: int = 4, first_page: int = 1, max_pages: int | None = None, rules: bool = True) -> list[PrintedPage]:
     """Lay ``articles`` out on newspaper pages in ``out``; returns what each page prints, in reading order."""
     from reportlab.lib.colors import Color
     from reportlab.pdfgen import canvas
@@ -279,12 +280,13 @@ def make_pdf(out: Path, articles: list[PrintedArticle], newspaper: str, day: dt.
             _draw_block(c, b, x, y, col_w, h, Color)
             page.articles.append(b.article)
             x += b.width + GUTTER
-            if k < len(band) - 1:  # a vertical rule between side-by-side articles
+            if rules and k < len(band) - 1:  # a vertical rule between side-by-side articles
                 c.setLineWidth(0.6)
                 c.line(x - GUTTER / 2, y, x - GUTTER / 2, y - h)
         y -= h + 10
-        c.setLineWidth(0.8)
-        c.line(MARGIN, y + 4, PAGE_W - MARGIN, y + 4)
+        if rules:
+            c.setLineWidth(0.8)
+            c.line(MARGIN, y + 4, PAGE_W - MARGIN, y + 4)
         y -= 10
     c.showPage()
     c.save()
@@ -343,7 +345,7 @@ def _draw_block(c, b: _Block, x: float, top: float, col_w: float, band_h: float,
 
 
 def make_issue(corpus_file: Path, out_dir: Path, *, columns: int, seed: int = 0,
-               max_pages: int | None = None) -> tuple[Path, list[PrintedPage]]:
+               max_pages: int | None = None, rules: bool = True) -> tuple[Path, list[PrintedPage]]:
     """One issue as a PDF in ``out_dir`` plus its truth JSON; returns the PDF's path and its pages."""
     rng = random.Random(seed)
     newspaper, day = ISSUES.get(corpus_file.name[:3], ("新闻报", dt.date(2024, 1, 1)))
@@ -354,7 +356,7 @@ def make_issue(corpus_file: Path, out_dir: Path, *, columns: int, seed: int = 0,
     photo.caption = f"图为{photo.title}现场。本报记者 {rng.choice(['张可树', '刘 震', '王 强'])} 摄"
     out_dir.mkdir(parents=True, exist_ok=True)
     pdf = out_dir / (corpus_file.stem + ".pdf")
-    pages = make_pdf(pdf, articles, newspaper, day, columns=columns, max_pages=max_pages)
+    pages = make_pdf(pdf, articles, newspaper, day, columns=columns, max_pages=max_pages, rules=rules)
     truth = {"file": pdf.name, "pages": [asdict(p) for p in pages]}
     pdf.with_suffix(".truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
     return pdf, pages
@@ -394,9 +396,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--corpus", type=Path, default=ROOT / "data" / "corpus")
     parser.add_argument("--scans", action="store_true", help="also render PNG pages and image-only PDFs")
+    parser.add_argument("--no-rules", action="store_true", help="no ruling lines between articles and bands (gaps only)")
     args = parser.parse_args(argv)
     for k, corpus_file in enumerate(sorted(args.corpus.glob("*.txt"))):
-        pdf, pages = make_issue(corpus_file, args.out, columns=3 + k % 3, seed=k)
+        pdf, pages = make_issue(corpus_file, args.out, columns=3 + k % 3, seed=k, rules=not args.no_rules)
         print(f"{pdf}: {len(pages)} pages, {sum(len(p.articles) for p in pages)} articles")
         if args.scans:
             scans = args.out / "scans"

@@ -189,8 +189,8 @@ def _ocr_page(page, width: float, height: float, name: str, limits: paged.PageLi
         if scale < 0.5:
             raise InputError(f"{name}: a page of {width:.0f} × {height:.0f} pt is too large to OCR (max_image_pixels)")
     image = page.render(scale=scale, grayscale=True).to_pil()
-    lines, cached = ocr.ocr_image(image, limits.ocr_cache)
-    return read_page(lines, image.width, image.height), "ocr (cached)" if cached else "ocr"
+    lines, rules, cached = ocr.ocr_image(image, limits.ocr_cache)
+    return read_page(lines, image.width, image.height, rules), "ocr (cached)" if cached else "ocr"
 
 
 @register_loader(".pdf")
@@ -246,8 +246,8 @@ def load_image(path: Path) -> list[SourceDocument]:
     docs = []
     for frame in range(frames):
         image.seek(frame)
-        lines, cached = ocr.ocr_image(image.convert("L"), limits.ocr_cache)
-        layout = read_page(lines, image.width, image.height)
+        lines, rules, cached = ocr.ocr_image(image.convert("L"), limits.ocr_cache)
+        layout = read_page(lines, image.width, image.height, rules)
         docs.extend(documents_from_layout(name, frame + 1, layout, "ocr"))
         paged.report(name, frame + 1, frames, "ocr (cached)" if cached else "ocr")
     return docs

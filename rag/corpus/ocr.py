@@ -8,6 +8,8 @@ the lines are rebuilt from those characters, as from a PDF's, which cuts them at
 gutter. A vertical headline (a stack of large boxes at one x) is cut into squares, one
 character each, each recognised on its own: the recogniser reads horizontal text only.
 
+Ruling lines are found in the image too (long straight dark runs) and used like a PDF's.
+
 Results are cached as JSON under ``cache_dir/ocr/<SHA-256 of the page's pixels>.json``,
 so a page is never OCR'd twice (re-ingesting a changed file, or the same scan under
 two names, reuses them).
@@ -20,11 +22,11 @@ import hashlib
 import json
 from pathlib import Path
 
-from rag.corpus.layout import Glyph, Line, em_size, lines_from_glyphs
+from rag.corpus.layout import Glyph, Line, Rule, em_size, lines_from_glyphs
 from rag.text.chars import is_cjk
 from rag.errors import InputError
 
-CACHE_VERSION = "rapidocr-1.4.4-v2"  # part of the key: a new engine or reading invalidates the cache
+CACHE_VERSION = "rapidocr-1.4.4-v5"  # part of the key: a new engine or reading invalidates the cache
 VERTICAL_RATIO = 2.5  # a box this many times taller than wide is a vertical line of text
 MIN_SCORE = 0.3
 
@@ -45,30 +47,71 @@ def page_key(image) -> str:
     return digest.hexdigest()
 
 
-def ocr_image(image, cache_dir: Path | None) -> tuple[list[Line], bool]:
-    """The text lines of a page image, and whether they came from the cache."""
+def ocr_image(image, cache_dir: Path | None) -> tuple[list[Line], list[Rule], bool]:
+    """The text lines and ruling lines of a page image, and whether they came from the cache."""
     image = image.convert("L")
     key = page_key(image)
     cached = cache_dir / f"{key}.json" if cache_dir else None
     if cached is not None and cached.is_file():
         try:
-            rows = json.loads(cached.read_text(encoding="utf-8"))
-            return [Line(**row) for row in rows], True
-        except (OSError, ValueError, TypeError):
+            data = json.loads(cached.read_text(encoding="utf-8"))
+            return [Line(**row) for row in data["lines"]], [Rule(**row) for row in data["rules"]], True
+        except (OSError, ValueError, TypeError, KeyError):
             pass  # a damaged cache entry: OCR again
-    lines = _recognise(image)
+    rules = image_rules(image)
+    lines = _recognise(image, rules)
     if cached is not None:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(".tmp")
-            tmp.write_text(json.dumps([line.__dict__ for line in lines], ensure_ascii=False), encoding="utf-8")
+            data = {"lines": [line.__dict__ for line in lines], "rules": [rule.__dict__ for rule in rules]}
+            tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
             tmp.replace(cached)
         except OSError:
             pass  # a cache that cannot be written only costs time
-    return lines, False
+    return lines, rules, False
 
 
-def _recognise(image) -> list[Line]:
+def image_rules(image, min_share: float = 0.06) -> list[Rule]:
+    """Ruling lines of a page image: straight dark runs at least ``min_share`` of the page long, a few pixels thick.
+
+    Strokes of characters are far shorter; a photo's grey is not dark enough.
+    """
+    import numpy as np
+
+    dark = np.asarray(image.convert("L")) < 128
+    rules = []
+    for vertical in (True, False):
+        grid = dark if vertical else dark.T
+        length = int(min_share * grid.shape[0])
+        segments = []  # (position across, start, end)
+        padded = np.zeros((grid.shape[0] + 2, grid.shape[1]), dtype=np.int8)
+        padded[1:-1] = grid
+        edges = np.diff(padded, axis=0)
+        for across in range(grid.shape[1]):
+            starts = np.flatnonzero(edges[:, across] == 1)
+            ends = np.flatnonzero(edges[:, across] == -1)
+            for a, b in zip(starts, ends):
+                if b - a >= length:
+                    segments.append((across, int(a), int(b)))
+        segments.sort()
+        merged: list[list[int]] = []  # [first across, last across, start, end]
+        for across, a, b in segments:
+            if merged and across - merged[-1][1] <= 1 and abs(a - merged[-1][2]) < 4 and abs(b - merged[-1][3]) < 4:
+                merged[-1][1] = across
+            else:
+                merged.append([across, across, a, b])
+        for first, last, a, b in merged:
+            if last - first > 6:
+                continue  # a thick bar: not a rule
+            if vertical:
+                rules.append(Rule(float(first), float(a), float(last + 1), float(b)))
+            else:
+                rules.append(Rule(float(a), float(first), float(b), float(last + 1)))
+    return rules
+
+
+def _recognise(image, rules: list[Rule]) -> list[Line]:
     """OCR boxes as lines; a box that runs across a column gutter is cut there (from where
     the recogniser placed each character), and stacks of single large characters become
     one vertical headline."""
@@ -91,7 +134,7 @@ def _recognise(image) -> list[Line]:
         if i in used or score < MIN_SCORE or not text.strip():
             continue
         glyphs.extend(_glyphs(x0, y0, x1, y1, text, info))
-    return lines + lines_from_glyphs(glyphs)
+    return lines + lines_from_glyphs(glyphs, rules)
 
 
 def _raw_results(engine, pixels) -> list:
@@ -123,8 +166,13 @@ def _glyphs(x0, y0, x1, y1, text, info) -> list[Glyph]:
         return [Glyph(text, x0, y0, x1, y1, size)]
     pitches = sorted(b - a for a, b, c, d in zip(centres, centres[1:], chars, chars[1:])
                      if b > a and _wide(c) and _wide(d))  # digits and Latin letters sit closer
-    pitch = pitches[len(pitches) // 2] if pitches else em_size(text, x1 - x0, y1 - y0)
-    size = max(min(pitch, 1.3 * (y1 - y0)), 0.5 * (y1 - y0))
+    if len(pitches) >= 2:
+        size = max(min(pitches[len(pitches) // 2], 1.3 * (y1 - y0)), 0.5 * (y1 - y0))
+    else:  # too few characters to measure their spacing
+        size = (y1 - y0) / 1.1
+    ems = sum(1.0 if _wide(ch) else 0.55 for ch in chars)
+    if ems * size < 0.5 * (x1 - x0):
+        return []  # a few characters read over a long box: a misread, and its glyphs would fill a gutter
     glyphs = []
     for ch, cx in zip(chars, centres):
         half = (0.5 if _wide(ch) else 0.27) * size
@@ -153,7 +201,8 @@ def _vertical_headlines(engine, pixels, boxes, line_h: float) -> tuple[list[Line
                 continue
             a, b = boxes[stack[-1]], boxes[j]
             w = min(a[2] - a[0], b[2] - b[0])
-            if abs((a[0] + a[2]) / 2 - (b[0] + b[2]) / 2) < 0.35 * w and -0.5 * w <= b[1] - a[3] < 0.8 * w and b[1] > a[1]:
+            # up to about one character missing between two boxes (the detector skipped it)
+            if abs((a[0] + a[2]) / 2 - (b[0] + b[2]) / 2) < 0.35 * w and -0.5 * w <= b[1] - a[3] < 1.6 * w and b[1] > a[1]:
                 stack.append(j)
         x0 = min(boxes[k][0] for k in stack)
         x1 = max(boxes[k][2] for k in stack)

@@ -55,4 +55,5 @@ def test_scanned_page_reads_like_the_text_layer_and_is_cached(scan, tmp_path):
     assert score.accuracy(score.norm(printed.body), score.norm(doc.text)) >= 0.9
     assert doc.newspaper == "株洲日报" and doc.date == "2024-06-01" and doc.page == 1
     cached = json.loads(next((tmp_path / "cache" / "ocr").glob("*.json")).read_text(encoding="utf-8"))
-    assert cached and {"text", "x0", "y0", "x1", "y1", "size", "kind"} <= set(cached[0])
+    assert cached["lines"] and {"text", "x0", "y0", "x1", "y1", "size", "kind"} <= set(cached["lines"][0])
+    assert any(r["x1"] - r["x0"] > 1000 for r in cached["rules"])  # the rules under the masthead and the story
