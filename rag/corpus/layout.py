@@ -139,7 +139,8 @@ def lines_from_glyphs(glyphs: list[Glyph], rules: list[Rule] | None = None) -> l
         for g in row[1:]:
             gap = g.x0 - current[-1].x1
             yc = (g.y0 + g.y1) / 2
-            walled = any(current[-1].x1 - 1 <= (w.x0 + w.x1) / 2 <= g.x0 + 1 and w.y0 <= yc <= w.y1 for w in walls)
+            left, right = (current[-1].x0 + current[-1].x1) / 2, (g.x0 + g.x1) / 2
+            walled = any(left < (w.x0 + w.x1) / 2 < right and w.y0 <= yc <= w.y1 for w in walls)
             if walled or gap > 0.6 * max(g.size, current[-1].size):
                 lines.append(_line(current))
                 current = [g]
@@ -223,8 +224,8 @@ def classify(lines: list[Line], page_height: float, body: float) -> None:
     for line in lines:
         if line.kind == "vhead":
             continue
-        if line.size >= HEADLINE_RATIO * body:
-            line.kind = "head"
+        if line.size >= HEADLINE_RATIO * body and not line.text.rstrip("”’」』）)").endswith("。"):
+            line.kind = "head"  # (a line ending a sentence is text, however large OCR measured it)
         elif line.size <= CAPTION_RATIO * body:
             line.kind = "caption"
         else:
@@ -292,11 +293,13 @@ class _Cutter:
         # across: bands
         cuts = [g for g in _gaps([(ext[id(l)][0], ext[id(l)][1]) for l in items])
                 if g[1] - g[0] >= self.h_gap or self._rule_in(g, horizontal=True, span=(x0, x1))]
+        cuts += self._rules_across(items, horizontal=True, span=(x0, x1), inside=(y0, y1), known=cuts)
         if cuts:
             return self._split(items, cuts, lambda l: (l.y0 + l.y1) / 2)
         # down: blocks and columns
         cuts = [g for g in _gaps([(l.x0, l.x1) for l in items])
                 if g[1] - g[0] >= self.v_gap or self._rule_in(g, horizontal=False, span=(y0, y1))]
+        cuts += self._rules_across(items, horizontal=False, span=(y0, y1), inside=(x0, x1), known=cuts)
         if cuts:
             groups = self._owned(self._parts(items, cuts, lambda l: (l.x0 + l.x1) / 2))
             if len(groups) > 1:
@@ -323,6 +326,29 @@ class _Cutter:
                     y1 = max(y1, min(below))
             out[id(l)] = (l.y0, y1)
         return out
+
+    def _rules_across(self, items, *, horizontal: bool, span, inside, known) -> list[tuple[float, float]]:
+        """Rules spanning the region that no line crosses by more than a character
+        (OCR boxes may poke over a rule by a character), as zero-width cuts."""
+        lo, hi = span
+        out = []
+        for r in self.rules:
+            if r.horizontal != horizontal:
+                continue
+            pos = (r.y0 + r.y1) / 2 if horizontal else (r.x0 + r.x1) / 2
+            a, b = (r.x0, r.x1) if horizontal else (r.y0, r.y1)
+            if not inside[0] < pos < inside[1] or min(b, hi) - max(a, lo) < 0.8 * (hi - lo):
+                continue
+            if any(g[0] - 1 <= pos <= g[1] + 1 for g in known + out):
+                continue
+            margin = self.body
+            if horizontal:
+                crossed = any(l.y0 < pos - margin and l.y1 > pos + margin for l in items)
+            else:
+                crossed = any(l.x0 < pos - margin and l.x1 > pos + margin for l in items)
+            if not crossed:
+                out.append((pos, pos))
+        return sorted(out)
 
     def _rule_in(self, gap: tuple[float, float], *, horizontal: bool, span: tuple[float, float]) -> bool:
         lo, hi = span

@@ -26,7 +26,7 @@ from rag.corpus.layout import Glyph, Line, Rule, em_size, lines_from_glyphs
 from rag.text.chars import is_cjk
 from rag.errors import InputError
 
-CACHE_VERSION = "rapidocr-1.4.4-v5"  # part of the key: a new engine or reading invalidates the cache
+CACHE_VERSION = "rapidocr-1.4.4-v6"  # part of the key: a new engine or reading invalidates the cache
 VERTICAL_RATIO = 2.5  # a box this many times taller than wide is a vertical line of text
 MIN_SCORE = 0.3
 
@@ -162,8 +162,16 @@ def _glyphs(x0, y0, x1, y1, text, info) -> list[Glyph]:
                 chars.append(ch)
                 centres.append(x0 + (col + 0.5) * (x1 - x0) / columns)
     if not chars or "".join(chars) != "".join(text.split()):
-        size = em_size(text, x1 - x0, y1 - y0)
-        return [Glyph(text, x0, y0, x1, y1, size)]
+        # no usable positions: spread the characters over the box by their widths
+        chars = [ch for ch in text if not ch.isspace()]
+        if not chars:
+            return []
+        weights = [1.0 if _wide(ch) else 0.55 for ch in chars]
+        unit = (x1 - x0) / sum(weights)
+        centres, left = [], x0
+        for w in weights:
+            centres.append(left + w * unit / 2)
+            left += w * unit
     pitches = sorted(b - a for a, b, c, d in zip(centres, centres[1:], chars, chars[1:])
                      if b > a and _wide(c) and _wide(d))  # digits and Latin letters sit closer
     if len(pitches) >= 2:
