@@ -26,7 +26,7 @@ from rag.corpus.layout import Glyph, Line, Rule, em_size, lines_from_glyphs
 from rag.text.chars import is_cjk
 from rag.errors import InputError
 
-CACHE_VERSION = "rapidocr-1.4.4-v6"  # part of the key: a new engine or reading invalidates the cache
+CACHE_VERSION = "rapidocr-1.4.4-v7"  # part of the key: a new engine or reading invalidates the cache
 VERTICAL_RATIO = 2.5  # a box this many times taller than wide is a vertical line of text
 MIN_SCORE = 0.3
 
@@ -133,8 +133,43 @@ def _recognise(image, rules: list[Rule]) -> list[Line]:
     for i, (x0, y0, x1, y1, text, score, info) in enumerate(boxes):
         if i in used or score < MIN_SCORE or not text.strip():
             continue
-        glyphs.extend(_glyphs(x0, y0, x1, y1, text, info))
+        found = _glyphs(x0, y0, x1, y1, text, info)
+        if not found and x1 - x0 > 4 * (y1 - y0):  # a misread long box: read it again piece by piece
+            for a, b, piece in _reread_pieces(engine, pixels, x0, y0, x1, y1):
+                found.extend(_glyphs(a, y0, b, y1, piece, None))
+        glyphs.extend(found)
     return lines + lines_from_glyphs(glyphs, rules)
+
+
+def _reread_pieces(engine, pixels, x0, y0, x1, y1) -> list[tuple[float, float, str]]:
+    """A box the recogniser misread (usually one the detector ran across a column gutter, too long
+    for the recogniser's input): cut at blank stretches as wide as the line is high, each piece read alone."""
+    import numpy as np
+
+    h = y1 - y0
+    crop = pixels[max(0, int(y0)) : int(y1) + 1, max(0, int(x0)) : int(x1) + 1]
+    gray = crop.mean(axis=2) if crop.ndim == 3 else crop
+    ink = (gray < 128).sum(axis=0) > 0
+    pieces, start, blank = [], None, 0
+    for col, inked in enumerate(list(ink) + [False] * int(h + 1)):
+        if inked:
+            if start is None:
+                start = col
+            blank = 0
+        elif start is not None:
+            blank += 1
+            if blank >= 0.8 * h:
+                pieces.append((start, col - blank + 1))
+                start, blank = None, 0
+    out = []
+    for a, b in pieces:
+        if b - a < 0.5 * h:
+            continue
+        part = np.ascontiguousarray(crop[:, max(0, a - 2) : b + 2])
+        result, _ = engine(part, use_det=False, use_cls=False, use_rec=True)
+        if result and str(result[0][0]).strip():
+            out.append((x0 + a, x0 + b, str(result[0][0])))
+    return out
 
 
 def _raw_results(engine, pixels) -> list:
