@@ -124,6 +124,8 @@ def chunk_article(article: Article, chunk_size: int = 300, overlap: int = 80) ->
                 position=position,
                 start=start,
                 end=end,
+                page=article.page,
+                bbox=[round(v, 1) for v in article.bbox] if article.bbox else None,
             )
         )
     return chunks

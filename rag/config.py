@@ -54,6 +54,10 @@ class Settings:
     chunk_size: int = 400
     chunk_overlap: int = 100
     max_file_bytes: int = 20 * 1024 * 1024  # larger corpus files are skipped on ingest, with the reason
+    max_pdf_pages: int = 500  # a PDF (or multi-page TIFF) with more pages is refused on ingest
+    max_image_pixels: int = 50_000_000  # a page image (or a page rendered for OCR) with more pixels is refused
+    max_pdf_stream_bytes: int = 256 * 1024 * 1024  # a PDF whose streams decompress to more is refused (a "PDF bomb")
+    ocr: str = "on"  # on | off: OCR of scanned PDF pages and page images (rapidocr-onnxruntime)
 
     # retrieval
     top_k: int = 5

@@ -20,6 +20,8 @@ class SourceDocument:
     date: str | None = None
     newspaper: str | None = None
     encoding: str = "utf-8"
+    page: int | None = None  # the page of a paged file (PDF, scan) this article is printed on, from 1
+    bbox: tuple[float, float, float, float] | None = None  # its box on that page (x0, y0, x1, y1, top-down)
 
 
 @dataclass
@@ -38,6 +40,8 @@ class Article:
     index: int = 0
     start: int = 0
     end: int = 0
+    page: int | None = None  # see SourceDocument
+    bbox: tuple[float, float, float, float] | None = None
 
 
 @dataclass
@@ -61,6 +65,8 @@ class Chunk:
     start: int = 0
     end: int = 0
     file: str = ""
+    page: int | None = None  # the page of a PDF or scan the passage is printed on, from 1
+    bbox: list[float] | None = None  # its article's box on that page (x0, y0, x1, y1 from the top left)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +96,7 @@ class SearchResult:
             "date": self.chunk.date,
             "text": self.chunk.text,
             "score": float(self.score),
+            **({"file": self.chunk.file or self.chunk.source, "page": self.chunk.page} if self.chunk.page else {}),
         }
 
 

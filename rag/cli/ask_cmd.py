@@ -87,7 +87,7 @@ def print_answer(answer) -> None:
 
 def _print_passage(n: int, result) -> None:
     c = result.chunk
-    meta = " · ".join(x for x in (c.source, c.title or "", c.date or "") if x)
+    meta = " · ".join(x for x in (c.source, f"第 {c.page} 版" if c.page else "", c.title or "", c.date or "") if x)
     snippet = " ".join(c.text.split())
     print(f"[{n}] {meta}")
     print(f"    {snippet[:120]}{'…' if len(snippet) > 120 else ''}")

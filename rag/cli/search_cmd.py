@@ -100,7 +100,7 @@ def print_results(query: str, results) -> None:
     print(f"查询 / query: {query}\n")
     for r in results:
         c = r.chunk
-        meta = " · ".join(x for x in (c.source, c.title or "", c.date or "") if x)
+        meta = " · ".join(x for x in (c.source, f"第 {c.page} 版" if c.page else "", c.title or "", c.date or "") if x)
         print(f"[{r.rank}] {r.score:.4f}  {meta}")
         snippet = " ".join(c.text.split())
         print(f"    {snippet[:200]}{'…' if len(snippet) > 200 else ''}\n")

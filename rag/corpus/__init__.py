@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.corpus.loaders import load_path, register_loader, supported_files
+from rag.corpus import loaders_pdf, loaders_web  # noqa: F401  (register .pdf, page images, .html, .docx)
 from rag.corpus.segment import segment_document
 from rag.records import Article
 

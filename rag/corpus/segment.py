@@ -458,9 +458,12 @@ def segment_document(doc: SourceDocument) -> list[Article]:
     paragraphs = split_paragraphs(doc.text)
     date = normalize_date(doc.date) or issue_date(doc.text)
     newspaper = doc.newspaper or newspaper_name(paragraphs)
-    if doc.title:  # the document delimits its own article (a JSONL record, a titled Markdown file)
-        text = clean_text(doc.text)
-        return [Article(doc.source, text, doc.title, date, newspaper, 0, 0, len(doc.text))] if text else []
+    if doc.title or doc.page is not None:  # the document delimits its own article (a JSONL record, a titled
+        text = clean_text(doc.text)  # Markdown file, an article a page layout found)
+        if doc.page is not None and not text and doc.title:
+            text = doc.title  # a headline without a body (its text is on another page)
+        article = Article(doc.source, text, doc.title, date, newspaper, 0, 0, len(doc.text), doc.page, doc.bbox)
+        return [article] if text else []
 
     blocks = _blocks(paragraphs)
     articles: list[Article] = []

@@ -123,7 +123,7 @@ def ingest(
         plan = plan_changes(scan.found, set(scan.failed), scan.unknown, previous, paths, settings_changed)
         report = IngestReport(failed=dict(scan.failed), waited_seconds=waited, skipped=list(plan.skipped))
 
-        batches = _chunk_changed(plan, previous, settings, report)
+        batches = _chunk_changed(plan, previous, settings, report, _page_progress(progress, show_progress))
         upgrade = previous is not None and not previous.has_checksums and store.name == "local"
         if previous is not None and not (batches or plan.removed or plan.dropped_duplicates or upgrade):
             _fill_counts(report, previous)  # nothing changed, or every change failed
@@ -190,13 +190,31 @@ class _Pending:
     chunks: list[Chunk]
 
 
-def _chunk_changed(plan, previous: Manifest | None, settings: Settings, report: IngestReport) -> list[_Pending]:
+def _page_progress(progress: Progress | None, show_progress: bool):
+    """Per-page progress of PDFs and scans: a line on stderr (CLI) and/or the ``page`` stage of ``progress``."""
+    if progress is None and not show_progress:
+        return None
+
+    def report(name: str, done: int, total: int, how: str) -> None:
+        if show_progress:
+            print(f"{name}: page {done}/{total} ({how})", file=sys.stderr, flush=True)
+        if progress:
+            progress("page", done, total)
+
+    return report
+
+
+def _chunk_changed(plan, previous: Manifest | None, settings: Settings, report: IngestReport,
+                   page_progress=None) -> list[_Pending]:
     """Load, clean, segment and chunk the new and changed files; a file that fails keeps its last good version."""
+    from rag.corpus import paged
+
     old_files = previous.files if previous else {}
     pending = []
     for source, (path, digest) in sorted(plan.todo.items()):
         try:
-            entry, chunks = _chunk_file(path, source, digest, settings)
+            with paged.reading(settings, page_progress):
+                entry, chunks = _chunk_file(path, source, digest, settings)
         except RagError as exc:
             report.failed[source] = str(exc)
             if source in old_files:
@@ -308,7 +326,13 @@ def _chunk_file(path: Path, source: str, digest: str, settings: Settings) -> tup
 
     articles = []
     for document in load_path(path):
-        articles.extend(segment_document(document))
+        found = segment_document(document)
+        if document.page is not None:  # one document per article of a page: number them across the file
+            for article in found:
+                article.index = len(articles)
+                articles.append(article)
+        else:
+            articles.extend(found)
     chunks = chunk_articles(articles, settings.chunk_size, settings.chunk_overlap)
     for chunk in chunks:
         chunk.file = source

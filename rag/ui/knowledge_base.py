@@ -2,8 +2,10 @@
 
 Upload rules (checked before anything touches the index):
 
-- type: the suffix is ``.txt``, ``.md`` or ``.jsonl`` and the bytes decode as text
-  (UTF-8 or GB18030, no NUL bytes); a ``.jsonl`` file holds one JSON object per line;
+- type: the suffix is ``.txt``, ``.md``, ``.jsonl``, ``.html``/``.htm`` and the bytes decode as
+  text (UTF-8 or GB18030, no NUL bytes; a ``.jsonl`` file holds one JSON object per line),
+  or ``.pdf``, ``.docx``, ``.png``, ``.jpg``/``.jpeg``, ``.tif``/``.tiff`` and the file starts
+  as that format does (what is inside is checked by the ingest, which says why a file failed);
 - size: at most ``Settings.upload_max_bytes``, and not empty;
 - name: reduced to a safe base name (no directories, no leading dots, only letters,
   digits, Chinese characters, ``_``, ``-`` and ``.``), saved inside ``Settings.upload_dir``.
@@ -29,7 +31,19 @@ from rag.corpus.loaders import JsonlRecordError, decode, parse_jsonl
 from rag.errors import InputError
 from rag.text.chars import CJK
 
-ALLOWED_SUFFIXES = (".txt", ".md", ".jsonl")
+ALLOWED_SUFFIXES = (".txt", ".md", ".jsonl", ".html", ".htm", ".pdf", ".docx", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
+# binary formats: the bytes a file of that type starts with
+MAGIC = {
+    ".pdf": (b"%PDF",),
+    ".docx": (b"PK\x03\x04",),
+    ".png": (b"\x89PNG\r\n\x1a\n",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+    ".tif": (b"II*\x00", b"MM\x00*"),
+    ".tiff": (b"II*\x00", b"MM\x00*"),
+}
+FORMAT_NAMES = {".pdf": "PDF", ".docx": "Word 文档", ".png": "PNG 图片", ".jpg": "JPEG 图片", ".jpeg": "JPEG 图片",
+                ".tif": "TIFF 图片", ".tiff": "TIFF 图片"}
 MAX_STEM_CHARS = 80
 
 # progress(fraction, description) — the UI adapts this to gr.Progress
@@ -125,6 +139,11 @@ def validate_upload(name: str, data: bytes, max_bytes: int) -> str:
     """Run every upload check on an original file name and its bytes; return the safe name."""
     safe = check_name(name)
     check_size(safe, len(data), max_bytes)
+    suffix = Path(safe).suffix
+    if suffix in MAGIC:
+        if not data.lstrip()[:1024].startswith(MAGIC[suffix]) and not (suffix == ".pdf" and b"%PDF-" in data[:1024]):
+            raise UploadRejected(f"{safe}：不是 {FORMAT_NAMES[suffix]}（文件内容与扩展名不符）")
+        return safe
     text = decode_text(safe, data)
     if safe.endswith(".jsonl"):
         check_jsonl(safe, text)
@@ -336,6 +355,9 @@ def _adapt(progress: ProgressFn | None):
 
     def report(stage: str, done: int, total: int) -> None:
         fraction = done / total if total else 1.0
+        if stage == "page":
+            progress(fraction, f"读取页面 {done}/{total}")
+            return
         label = "嵌入" if stage == "embedding" else stage
         progress(fraction, f"{label} {done}/{total} 段")
 

@@ -171,10 +171,12 @@ def format_score(score: float) -> str:
 
 
 def source_html(result: SearchResult, *, n: int | None = None, support: Sequence[str] = ()) -> str:
-    """One passage: a header (file · title · date · score) and its text with highlights."""
+    """One passage: a header (file · page · title · date · score) and its text with highlights."""
     chunk = result.chunk
     marker = f'<span class="rag-n">[{int(n)}]</span>' if n is not None else ""
     parts = [f'<span class="rag-file">{escape(chunk.source)}</span>']
+    if chunk.page:  # a PDF or a scan: the page the passage is printed on
+        parts.append(f'<span class="rag-page" title="page {int(chunk.page)}">第 {int(chunk.page)} 版</span>')
     if chunk.title:
         parts.append(f'<span class="rag-title">{escape(chunk.title)}</span>')
     else:

@@ -92,7 +92,7 @@ def test_folder_is_searched_recursively_in_order(tmp_path: Path):
     (tmp_path / "1.txt").write_text("第一。", encoding="utf-8")
     (tmp_path / "3.md").write_text("第三。", encoding="utf-8")
     (tmp_path / "empty.txt").write_text("  \n", encoding="utf-8")  # skipped in a folder
-    (tmp_path / "notes.pdf").write_bytes(b"%PDF")  # unknown suffix: skipped in a folder
+    (tmp_path / "notes.xyz").write_bytes(b"%PDF")  # unknown suffix: skipped in a folder
     (tmp_path / ".hidden.txt").write_text("隐藏。", encoding="utf-8")
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "x.txt").write_text("隐藏。", encoding="utf-8")
@@ -107,10 +107,10 @@ def test_named_problem_files_are_input_errors(tmp_path: Path):
     empty.write_text("", encoding="utf-8")
     with pytest.raises(InputError, match="empty.txt is empty"):
         load_path(empty)
-    pdf = tmp_path / "issue.pdf"
-    pdf.write_bytes(b"%PDF")
+    other = tmp_path / "issue.xyz"
+    other.write_bytes(b"%PDF")
     with pytest.raises(InputError, match="unsupported"):
-        load_path(pdf)
+        load_path(other)
     with pytest.raises(InputError, match="does not exist"):
         load_path(tmp_path / "missing.txt")
     nothing = tmp_path / "nothing"

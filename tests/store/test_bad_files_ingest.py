@@ -268,7 +268,7 @@ def test_cli_exits_2_with_a_clear_message_when_nothing_could_be_ingested(tmp_pat
 
 
 def test_cli_on_a_folder_without_corpus_files(tmp_path):
-    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "notes.xyz").write_bytes(b"%PDF-1.4")
     result = rag_ingest(str(tmp_path), index_dir=tmp_path / "index")
     assert result.returncode == 2 and "No supported files" in result.stderr and "Traceback" not in result.stderr
 

@@ -40,10 +40,20 @@ def test_safe_filename_never_leaves_the_folder_and_limits_length():
         assert len(safe) <= kb.MAX_STEM_CHARS + 6
 
 
-@pytest.mark.parametrize("name", ["virus.exe", "notes", "data.csv", "page.html", "archive.txt.zip", "../../evil.sh"])
+@pytest.mark.parametrize("name", ["virus.exe", "notes", "data.csv", "page.php", "archive.txt.zip", "../../evil.sh"])
 def test_disallowed_types_are_rejected(name):
     with pytest.raises(UploadRejected, match="不支持的文件类型"):
         kb.validate_upload(name, "正文".encode(), 1000)
+
+
+def test_pdf_docx_html_and_images_are_accepted_when_their_bytes_match():
+    assert kb.validate_upload("issue.PDF", b"%PDF-1.7\n...", 1000) == "issue.pdf"
+    assert kb.validate_upload("page.png", b"\x89PNG\r\n\x1a\n....", 1000) == "page.png"
+    assert kb.validate_upload("scan.jpeg", b"\xff\xd8\xff\xe0..", 1000) == "scan.jpeg"
+    assert kb.validate_upload("memo.docx", b"PK\x03\x04....", 1000) == "memo.docx"
+    assert kb.validate_upload("news.html", "<html><p>正文</p></html>".encode(), 1000) == "news.html"
+    with pytest.raises(UploadRejected, match="不是 PDF"):
+        kb.validate_upload("fake.pdf", "正文".encode(), 1000)
 
 
 def test_size_limit_and_empty_files():

@@ -129,3 +129,12 @@ def test_a_reasoning_models_thinking_is_shown_collapsed_and_apart_from_the_answe
     assert html.index('<details class="rag-reasoning">') < html.index('class="rag-answer"')
     assert "<summary>模型的推理过程" in html and "先看资料1 &lt;b&gt;" in html
     assert "rag-reasoning" not in render.message_html(Answer("问题", "回答[1]。", False))
+
+
+def test_a_passage_from_a_pdf_shows_its_page():
+    chunk = Chunk("x", "正文。", "issue.pdf", title="标题", date="2024-06-01", file="issue.pdf", page=3)
+    out = render.source_html(SearchResult(chunk, 1.5, 1), n=1)
+    assert '<span class="rag-file">issue.pdf</span> · <span class="rag-page" title="page 3">第 3 版</span>' in out
+    data = SearchResult(chunk, 1.5, 1).to_json()
+    assert data["file"] == "issue.pdf" and data["page"] == 3
+    assert "page" not in SearchResult(Chunk("y", "正文。", "a.txt"), 1.0, 1).to_json()  # text files: as before
