@@ -358,12 +358,14 @@ def main() -> None:
                 version = server.version
                 print(f"Milvus {version} server serving at {server.uri} after {time.perf_counter() - started:.0f} s", flush=True)
             for size in args.sizes:
-                for backend in args.backends:
+                for backend in args.backends:  # in the order given
                     result = run_phase(args, backend, size, "write", work, server)
                     result.update(run_phase(args, backend, size, "search", work, server))
                     results[(size, backend)] = result
                     print(f"   {backend}: {result['chunks_per_s']:.0f} chunks/s, dense p50 "
                           f"{1000 * p50(result['times']['dense']):.1f} ms", flush=True)
+        except KeyboardInterrupt:  # Ctrl-C: report what was measured so far
+            print("interrupted: the tables below hold the backends measured so far", flush=True)
         finally:
             if server is not None:
                 server.stop()
