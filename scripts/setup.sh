@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the assistant needs (idempotent; fast when already installed).
 #   bash scripts/setup.sh          runtime dependencies
-#   bash scripts/setup.sh --dev    + test tools, Milvus Lite for the Milvus store's tests, Debian's headless Chromium for the browser test,
+#   bash scripts/setup.sh --dev    + test tools, Milvus Lite and a Milvus 2.3.5 server for the Milvus store's tests, Debian's headless Chromium for the browser test,
 #                                  llama.cpp and the local model for the language-model tests
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -25,7 +25,12 @@ Milvus has no transactions; a commit is made safe by versions instead:
 3. rows of versions no manifest row lists (replaced, removed, or left by an interrupted
    commit) are deleted.
 
-An opened store keeps the versions it read, so it is a snapshot until reopened.
+An opened store keeps the versions it read, so it is a snapshot until reopened. The rows
+of a version never change, so within a snapshot the store also keeps what it was told:
+the chunks a search returned (asked for in the search itself) and the count of each
+filter. Under Strong consistency every request to a server waits for a time tick (200 ms
+on Milvus 2.3.5's defaults), so a dense search is one request, not two or three. (Asking
+a 2.3.5 search for the vectors too costs a second tick: the vectors are read separately.)
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ _TEXT_FIELDS = {"chunk_id": 128, "version": 40, "file": 1024, "source": 1024, "t
                 "day": 16, "newspaper": 512, "text": 65535, "tokens": 65535}
 _INT_FIELDS = ("article_index", "position", "start", "end")
 _CHUNK_OUTPUT = ["chunk_id", "file", "source", "title", "date", "newspaper", "text", *_INT_FIELDS]
+SEEN_LIMIT = 5000  # chunks kept from recent searches; the whole cache is dropped beyond that
 _warned_dense_only: set[str] = set()
 _lite_users: dict[str, int] = {}  # Milvus Lite database -> stores of this process that have it open
 
@@ -149,6 +155,8 @@ class MilvusStore:
         self.capabilities = Capabilities(raw_vectors=True, dense_moments=True, approximate_dense=True)
         self.versions: dict[str, str] = {}  # source -> live version
         self.manifest: Manifest | None = None
+        self._seen: dict[str, Chunk] = {}  # chunk id -> chunk, from searches
+        self._counts: dict[SearchFilter, int] = {}
         self._read_manifest()
         if fresh:  # ingest --rebuild: every old file is replaced or removed by the next commit
             self.manifest = None
@@ -214,11 +222,14 @@ class MilvusStore:
     def count(self, where: SearchFilter | None = None) -> int:
         if self.manifest is None:
             return 0
-        if active(where) is None:
+        where = active(where)
+        if where is None:
             return self.manifest.chunk_count
-        rows = self.client.query(self.chunks_name, filter=self._visible(where), output_fields=["count(*)"],
-                                 consistency_level="Strong")
-        return int(rows[0]["count(*)"]) if rows else 0
+        if where not in self._counts:
+            rows = self.client.query(self.chunks_name, filter=self._visible(where), output_fields=["count(*)"],
+                                     consistency_level="Strong")
+            self._counts[where] = int(rows[0]["count(*)"]) if rows else 0
+        return self._counts[where]
 
     def stats(self) -> dict:
         m = self.manifest
@@ -239,10 +250,10 @@ class MilvusStore:
             return []
         found = self.client.search(
             self.chunks_name, data=[np.asarray(query_vector, dtype=np.float32).tolist()], anns_field="vector",
-            limit=min(k, MAX_SEARCH_LIMIT), filter=self._visible(where), output_fields=["chunk_id"],
+            limit=min(k, MAX_SEARCH_LIMIT), filter=self._visible(where), output_fields=_CHUNK_OUTPUT,
             search_params={"metric_type": "IP", "params": {"ef": max(k, HNSW_EF_SEARCH)}}, consistency_level="Strong",
         )
-        return [(hit["entity"]["chunk_id"], float(hit["distance"])) for hit in found[0]]
+        return [(self._remember(hit["entity"]), float(hit["distance"])) for hit in found[0]]
 
     def lexical_search(self, query: str, k: int, where: SearchFilter | None = None) -> Hits:
         from rag.store.tokenize import tokenize
@@ -252,16 +263,26 @@ class MilvusStore:
             return []
         found = self.client.search(
             self.chunks_name, data=[terms], anns_field="sparse", limit=min(k, MAX_SEARCH_LIMIT),
-            filter=self._visible(where), output_fields=["chunk_id"], search_params={"metric_type": "BM25"},
+            filter=self._visible(where), output_fields=_CHUNK_OUTPUT, search_params={"metric_type": "BM25"},
             consistency_level="Strong",
         )
         sign = -1.0 if self.lite else 1.0  # Milvus Lite reports BM25 scores negated
-        hits = [(hit["entity"]["chunk_id"], sign * float(hit["distance"])) for hit in found[0]]
+        hits = [(self._remember(hit["entity"]), sign * float(hit["distance"])) for hit in found[0]]
         return sorted([hit for hit in hits if hit[1] > 0], key=lambda hit: -hit[1])
+
+    def _remember(self, entity: dict) -> str:
+        """Keep a search hit's chunk for ``get_chunks``; its id."""
+        if len(self._seen) >= SEEN_LIMIT:
+            self._seen.clear()
+        self._seen[entity["chunk_id"]] = _chunk_of(entity)
+        return entity["chunk_id"]
 
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
         found = {}
-        for part in iter_batches(list(dict.fromkeys(ids)), ID_SLICE):
+        for chunk_id in ids:  # .get: another thread's search may clear the cache meanwhile
+            if (chunk := self._seen.get(chunk_id)) is not None:
+                found[chunk_id] = chunk
+        for part in iter_batches([i for i in dict.fromkeys(ids) if i not in found], ID_SLICE):
             expr = f"{self._visible()} and chunk_id in {quote_list(part)}"
             for row in self.client.query(self.chunks_name, filter=expr, output_fields=_CHUNK_OUTPUT, consistency_level="Strong"):
                 found[row["chunk_id"]] = _chunk_of(row)
@@ -323,6 +344,8 @@ class MilvusStore:
         live.update(new_versions)
         self._delete_stale(set(live.values()))
         self.manifest, self.versions = manifest, live
+        self._seen.clear()
+        self._counts.clear()
 
     def _prepare_collections(self, dimension: int) -> None:
         """Create the collections when missing; recreate them for a model of another dimension."""
