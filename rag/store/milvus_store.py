@@ -139,13 +139,15 @@ class MilvusStore:
 
     name = "milvus"
 
-    def __init__(self, client, uri: str, prefix: str, *, bm25: bool, lite: bool, fresh: bool = False):
+    def __init__(self, client, uri: str, prefix: str, *, bm25: bool, lite: bool, fresh: bool = False,
+                 local_file: bool | None = None):
         self.client = client
         self.uri = uri
         self.chunks_name = f"{prefix}_chunks"
         self.files_name = f"{prefix}_files"
         self.bm25 = bm25
-        self.lite = lite
+        self.lite = lite  # the Milvus Lite engine (a local file, or `milvus-lite server`): its analyzer, scores, parameters
+        self.local_file = lite if local_file is None else local_file  # a .db file: open in one process at a time
         self.capabilities = Capabilities(raw_vectors=True, dense_moments=True, approximate_dense=True)
         self.versions: dict[str, str] = {}  # source -> live version
         self.manifest: Manifest | None = None
@@ -157,15 +159,18 @@ class MilvusStore:
     def connect(cls, settings: Settings, *, fresh: bool = False) -> "MilvusStore":
         pymilvus = _pymilvus()
         uri = resolve_uri(settings)
-        lite = not re.match(r"^(https?|tcp|unix)://", uri)
+        local_file = not re.match(r"^(https?|tcp|unix)://", uri)
         try:
             client = pymilvus.MilvusClient(uri=uri, token=settings.milvus_token or "")
+            # `milvus-lite server` serves the Lite engine to several processes; it names itself so
+            lite = local_file or str(client.get_server_version()).startswith("milvus_lite")
             bm25 = lite or _server_has_bm25(client, uri)
         except pymilvus.MilvusException as exc:
             raise StoreError(f"Cannot connect to Milvus at {uri}: {exc.message}") from None
-        if lite:
+        if local_file:
             _lite_users[uri] = _lite_users.get(uri, 0) + 1
-        return cls(client, uri, collection_prefix(settings.index_dir), bm25=bm25, lite=lite, fresh=fresh)
+        return cls(client, uri, collection_prefix(settings.index_dir), bm25=bm25, lite=lite, fresh=fresh,
+                   local_file=local_file)
 
     def close(self) -> None:
         """Close the connection; the last store of a Milvus Lite database in this process also
@@ -174,7 +179,7 @@ class MilvusStore:
             return
         self.client.close()
         self.client = None
-        if self.lite:
+        if self.local_file:
             _lite_users[self.uri] -= 1
             if not _lite_users[self.uri]:
                 from milvus_lite.server_manager import server_manager_instance

@@ -71,7 +71,7 @@ def materialise_on_ray(pending, store, model, settings: Settings, known: dict[st
     if directory is None:
         raise InputError("--ray embeds with the model's ONNX export; set RAG_EMBEDDING_BACKEND=auto or onnx (not torch).")
     ray = require_ray()
-    writers = store.name == "milvus" and not store.lite  # Milvus Lite: one process per database file
+    writers = store.name == "milvus" and not store.local_file  # a Milvus Lite file: one process at a time
     versions: dict[str, str] = {}
     written: dict[str, set[str]] = {}
     if writers:
@@ -98,7 +98,7 @@ def materialise_on_ray(pending, store, model, settings: Settings, known: dict[st
 
     fresh: dict[tuple[str, int], np.ndarray] = {}
     if jobs:
-        started_here = _connect(ray, settings)
+        started_here = connect(ray, settings)
         try:
             fresh = _run(ray, jobs, directory, model, settings, store if writers else None, versions, progress, show_progress)
         finally:
@@ -135,7 +135,7 @@ def resumable_version(entry, live_version: str | None, model, settings: Settings
 # --- the Ray side ----------------------------------------------------------------------
 
 
-def _connect(ray, settings: Settings) -> bool:
+def connect(ray, settings: Settings) -> bool:
     """Join the configured cluster ("local": start one on this machine); True when this call started Ray."""
     if ray.is_initialized():
         return False
