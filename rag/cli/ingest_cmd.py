@@ -29,6 +29,8 @@ def run(args: argparse.Namespace, settings) -> int:
     from rag.errors import InputError
     from rag.store import default_paths, ingest
 
+    if args.ray and Path(args.ray).exists():  # `--ray FOLDER`: a path to ingest, not a cluster's address
+        args.paths, args.ray = [*args.paths, Path(args.ray)], "local"
     settings = settings.replace(chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap,
                                 ray_address=args.ray, ray_actors=args.ray_actors)
     if settings.ray_address:  # before any work: a missing Ray is a one-line message

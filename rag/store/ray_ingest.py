@@ -149,6 +149,7 @@ def connect(ray, settings: Settings) -> bool:
 
     ray.init(address=address or "local", runtime_env=runtime_env, include_dashboard=False,
              logging_level=logging.WARNING, log_to_driver=False)
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-run plan and log paths; our bar says enough
     return True
 
 
