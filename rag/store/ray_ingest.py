@@ -165,7 +165,8 @@ def _run(ray, jobs, directory: Path, model, settings: Settings, store, versions:
     context.enable_progress_bars = False  # ours below counts the rows as they come back
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     actors = settings.ray_actors or cpus
-    threads = max(1, cpus // actors)
+    threads = max(1, cpus // actors)  # ONNX Runtime threads per actor: the actors share the cores
+    share = cpus / actors  # CPUs Ray reserves per actor; a fraction when there are more actors than cores
     package = ray.put(_read_export(Path(directory)))
 
     order = sorted(range(len(jobs)), key=lambda i: len(passage_text(jobs[i][2])))  # similar lengths batch together
@@ -185,7 +186,7 @@ def _run(ray, jobs, directory: Path, model, settings: Settings, store, versions:
         compute=ray.data.ActorPoolStrategy(size=actors),
         batch_size=BATCH_ROWS,
         batch_format="numpy",
-        num_cpus=threads,
+        num_cpus=min(share, threads),
     )
     if store is not None:
         dataset = dataset.map_batches(
