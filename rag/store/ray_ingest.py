@@ -38,7 +38,7 @@ from typing import Callable
 import numpy as np
 
 from rag.config import Settings
-from rag.errors import InputError
+from rag.errors import InputError, StoreError
 from rag.records import Chunk
 from rag.store.base import FileBatch
 
@@ -147,8 +147,19 @@ def connect(ray, settings: Settings) -> bool:
                    "env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}}
     import logging
 
-    ray.init(address=address or "local", runtime_env=runtime_env, include_dashboard=False,
-             logging_level=logging.WARNING, log_to_driver=False)
+    for attempt in (1, 2):
+        try:
+            ray.init(address=address or "local", runtime_env=runtime_env, include_dashboard=False,
+                     logging_level=logging.WARNING, log_to_driver=False)
+            break
+        except Exception as exc:  # noqa: BLE001 - Ray raises bare Exceptions; reported in one line
+            ray.shutdown()
+            # A local start waits 30 s (fixed in Ray) for its raylet; a loaded machine can miss
+            # that once, so a local start is tried twice.
+            if address or attempt == 2:
+                where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+                raise StoreError(f"Cannot start or join {where}: {_short(exc)}") from None
+            print("note: Ray did not start in time; trying once more", file=sys.stderr, flush=True)
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-run plan and log paths; our bar says enough
     return True
 
@@ -291,3 +302,9 @@ def _unpack(package: dict) -> Path:
 def _mkdir(path: Path) -> bool:
     path.mkdir(parents=True, exist_ok=True)
     return True
+
+
+def _short(exc: BaseException) -> str:
+    """The first line of an exception's message."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
