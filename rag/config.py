@@ -78,6 +78,10 @@ class Settings:
     milvus_uri: str = ""  # a local file path (Milvus Lite) or http://host:19530 (a Milvus server)
     milvus_token: str | None = None  # "user:password" or an API key, for a server with authentication
 
+    # embedding an ingest's chunks on Ray (rag/store/ray_ingest.py; the optional extra "scale")
+    ray_address: str | None = None  # None: no Ray; "local": a Ray instance on this machine; else a cluster's address
+    ray_actors: int = 0  # embedding actors (0: one per CPU core the Ray cluster has)
+
     # answering
     generator: str = "extractive"  # extractive | openai | local
     answer_max_chars: int = 300

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the assistant needs (idempotent; fast when already installed).
 #   bash scripts/setup.sh          runtime dependencies
-#   bash scripts/setup.sh --dev    + test tools, Milvus Lite and a Milvus 2.3.5 server for the Milvus store's tests, Debian's headless Chromium for the browser test,
+#   bash scripts/setup.sh --dev    + test tools, Milvus Lite and a Milvus 2.3.5 server for the Milvus store's tests, Ray Data for the tests of ingest --ray, Debian's headless Chromium for the browser test,
 #                                  llama.cpp and the local model for the language-model tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ if [[ "${1:-}" == "--dev" ]]; then
         CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON}" \
             "$PYTHON" -m pip install --quiet "llama-cpp-python[server]==0.3.36"
     fi
-    "$PYTHON" -m pip install --quiet -e ".[dev,local,milvus]"
+    "$PYTHON" -m pip install --quiet -e ".[dev,local,milvus,scale]"
     "$PYTHON" -m rag.cli model pull  # the local generator's default model (1.1 GB, once)
     if [[ ! -x /usr/bin/chromium ]]; then
         SUDO=""; [[ "$(id -u)" != 0 ]] && SUDO="sudo"

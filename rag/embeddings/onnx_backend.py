@@ -224,6 +224,7 @@ class OnnxEncoder:
         from tokenizers import Tokenizer
 
         directory = Path(directory)
+        self.directory = directory  # what an ingest through Ray ships to its workers
         advice = f"Delete the directory {directory} and run again to export it anew."
         try:
             self.config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))

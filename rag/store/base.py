@@ -57,7 +57,10 @@ class FileBatch:
 
     entry: FileEntry
     chunks: list[Chunk]
-    vectors: np.ndarray  # row i is chunks[i]; float32, L2-normalised
+    vectors: np.ndarray  # row i is chunks[i]; float32, L2-normalised (empty when ``written``)
+    # The version under which Ray's writers already inserted these chunks (Milvus only,
+    # rag/store/ray_ingest.py): commit then only makes that version the file's live one.
+    written: str | None = None
 
 
 @dataclass

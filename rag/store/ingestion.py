@@ -240,6 +240,10 @@ def materialise(pending: list[_Pending], store, model, settings: Settings, progr
     known = {}
     if store is not None and store.manifest is not None and store.capabilities.raw_vectors:
         known = store.vectors_of([chunk.chunk_id for chunk in chunks])
+    if settings.ray_address and pending:  # the same result, the missing vectors computed on Ray (and written there, for Milvus)
+        from rag.store.ray_ingest import materialise_on_ray
+
+        return materialise_on_ray(pending, store, model, settings, known, progress, show_progress, report)
     missing = [i for i, chunk in enumerate(chunks) if chunk.chunk_id not in known]
     computed = _embed([passage_text(chunks[i]) for i in missing], model, settings, progress, show_progress) if missing else None
     fresh = dict(zip(missing, computed)) if missing else {}

@@ -132,6 +132,8 @@ class LocalStore(IndexStore):
         """Write the next generation: kept files' rows from this one, changed files' from ``changes``."""
         if self.index_dir is None:
             raise StoreError("This index was opened read-only (no index directory); it cannot be changed.")
+        if any(batch.written for batch in changes.batches):
+            raise StoreError("The local store writes its own rows: a file batch written elsewhere cannot be committed to it.")
         replaced = changes.sources
         chunks: list[Chunk] = []
         blocks: list[np.ndarray] = []

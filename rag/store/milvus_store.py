@@ -49,7 +49,7 @@ import numpy as np
 from rag.config import Settings
 from rag.errors import StoreError
 from rag.records import Chunk
-from rag.store.base import Capabilities, ChangeSet, FileBatch, Hits, commit_stage, iter_batches
+from rag.store.base import Capabilities, ChangeSet, Hits, commit_stage, iter_batches
 from rag.store.filters import SearchFilter, active
 from rag.store.manifest import FileEntry, Manifest
 from rag.store.moments import ScoreMoments
@@ -145,13 +145,15 @@ class MilvusStore:
 
     name = "milvus"
 
-    def __init__(self, client, uri: str, prefix: str, *, bm25: bool, lite: bool, fresh: bool = False):
+    def __init__(self, client, uri: str, prefix: str, *, bm25: bool, lite: bool, fresh: bool = False,
+                 local_file: bool | None = None):
         self.client = client
         self.uri = uri
         self.chunks_name = f"{prefix}_chunks"
         self.files_name = f"{prefix}_files"
         self.bm25 = bm25
-        self.lite = lite
+        self.lite = lite  # the Milvus Lite engine (a local file, or `milvus-lite server`): its analyzer, scores, parameters
+        self.local_file = lite if local_file is None else local_file  # a .db file: open in one process at a time
         self.capabilities = Capabilities(raw_vectors=True, dense_moments=True, approximate_dense=True)
         self.versions: dict[str, str] = {}  # source -> live version
         self.manifest: Manifest | None = None
@@ -165,15 +167,18 @@ class MilvusStore:
     def connect(cls, settings: Settings, *, fresh: bool = False) -> "MilvusStore":
         pymilvus = _pymilvus()
         uri = resolve_uri(settings)
-        lite = not re.match(r"^(https?|tcp|unix)://", uri)
+        local_file = not re.match(r"^(https?|tcp|unix)://", uri)
         try:
             client = pymilvus.MilvusClient(uri=uri, token=settings.milvus_token or "")
+            # `milvus-lite server` serves the Lite engine to several processes; it names itself so
+            lite = local_file or str(client.get_server_version()).startswith("milvus_lite")
             bm25 = lite or _server_has_bm25(client, uri)
         except pymilvus.MilvusException as exc:
             raise StoreError(f"Cannot connect to Milvus at {uri}: {exc.message}") from None
-        if lite:
+        if local_file:
             _lite_users[uri] = _lite_users.get(uri, 0) + 1
-        return cls(client, uri, collection_prefix(settings.index_dir), bm25=bm25, lite=lite, fresh=fresh)
+        return cls(client, uri, collection_prefix(settings.index_dir), bm25=bm25, lite=lite, fresh=fresh,
+                   local_file=local_file)
 
     def close(self) -> None:
         """Close the connection; the last store of a Milvus Lite database in this process also
@@ -182,7 +187,7 @@ class MilvusStore:
             return
         self.client.close()
         self.client = None
-        if self.lite:
+        if self.local_file:
             _lite_users[self.uri] -= 1
             if not _lite_users[self.uri]:
                 from milvus_lite.server_manager import server_manager_instance
@@ -324,10 +329,11 @@ class MilvusStore:
     def commit(self, changes: ChangeSet) -> None:
         """Insert new versions, switch the manifest rows file by file, delete what no row lists."""
         manifest = changes.manifest
-        self._prepare_collections(manifest.dimension)
-        new_versions = {batch.entry.source: uuid.uuid4().hex[:16] for batch in changes.batches}
+        self.prepare(manifest.dimension)
+        new_versions = {batch.entry.source: batch.written or uuid.uuid4().hex[:16] for batch in changes.batches}
         for batch in changes.batches:
-            self._insert(batch, new_versions[batch.entry.source])
+            if batch.written is None:  # rows a Ray writer inserted are already there (rag/store/ray_ingest.py)
+                self.insert_rows(batch.chunks, batch.vectors, new_versions[batch.entry.source])
         commit_stage("rows inserted")
         meta = {k: v for k, v in manifest.to_json().items() if k not in ("files", "counts", "checksums")}
         self.client.upsert(self.files_name, [_files_row(META_KEY, meta)])
@@ -347,8 +353,11 @@ class MilvusStore:
         self._seen.clear()
         self._counts.clear()
 
-    def _prepare_collections(self, dimension: int) -> None:
-        """Create the collections when missing; recreate them for a model of another dimension."""
+    def prepare(self, dimension: int) -> None:
+        """Create the collections when missing; recreate them for a model of another dimension.
+
+        Called by ``commit``, and by an ingest through Ray before its writers insert rows.
+        """
         if self.client.has_collection(self.chunks_name):
             fields = self.client.describe_collection(self.chunks_name)["fields"]
             stored = next((f["params"].get("dim") for f in fields if f["name"] == "vector"), None)
@@ -412,12 +421,30 @@ class MilvusStore:
         index.add_index(field_name="dummy", index_type="FLAT", metric_type="L2")
         self.client.create_collection(self.files_name, schema=schema, index_params=index, consistency_level="Strong")
 
-    def _insert(self, batch: FileBatch, version: str) -> None:
+    def written_chunk_ids(self, versions: Sequence[str]) -> dict[str, set[str]]:
+        """Chunk ids already inserted under each of ``versions``, listed or not by the manifest.
+
+        An ingest through Ray names each file's new version after its content (see
+        rag/store/ray_ingest.py), so rows a failed run inserted are found here by the next
+        run, which embeds only the rest (rows of unlisted versions live until the next commit).
+        """
+        found: dict[str, set[str]] = {version: set() for version in versions}
+        if not versions or not self.client.has_collection(self.chunks_name):
+            return found
+        self.client.load_collection(self.chunks_name)
+        for row in self._query_all(self.chunks_name, f"version in {quote_list(sorted(found))}", ["version", "chunk_id"]):
+            found[row["version"]].add(row["chunk_id"])
+        return found
+
+    def insert_rows(self, chunks: Sequence[Chunk], vectors: np.ndarray, version: str) -> None:
+        """Write chunks (with their vectors and BM25 terms) under ``version``; no search sees them
+        until a manifest row lists that version. An upsert: the row id is version and chunk id,
+        so a batch written again (a retried Ray task) replaces its rows instead of doubling them."""
         from rag.store.local_store import lexical_text
         from rag.store.tokenize import tokenize
 
         rows = []
-        for chunk, vector in zip(batch.chunks, batch.vectors):
+        for chunk, vector in zip(chunks, vectors):
             row = {"row_id": f"{version}:{chunk.chunk_id}", "version": version, "vector": np.asarray(vector, np.float32).tolist(),
                    "day": chunk.date if chunk.date and _ISO_DAY.match(chunk.date) else "",
                    **{name: getattr(chunk, name) for name in ("chunk_id", "file", "source", "title", "date", "newspaper", "text")},
@@ -427,7 +454,7 @@ class MilvusStore:
                 row["tokens"] = self._terms(tokenize(lexical_text(chunk)))
             rows.append({k: _cut(v, _TEXT_FIELDS[k]) if k in _TEXT_FIELDS else v for k, v in row.items()})
         for part in iter_batches(rows, INSERT_SLICE):
-            self.client.insert(self.chunks_name, list(part))
+            self.client.upsert(self.chunks_name, list(part))
 
     def _delete_stale(self, live_versions: set[str]) -> None:
         expr = f"version not in {quote_list(sorted(live_versions))}" if live_versions else 'version != ""'

@@ -1,0 +1,169 @@
+"""`rag ingest --ray`: the same index as a local ingest, a killed worker, a killed run resumed.
+
+Integration tests: the real model on a local Ray instance (started once for the module),
+and a `milvus-lite server` for the writes from Ray's writer actors. About two minutes on
+2 cores, most of it the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.config import PROJECT_ROOT
+from rag.store import ingest
+from rag.store.factory import open_store
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install '.[scale]')")
+pytest.importorskip("ray.data", reason="Ray Data is not installed (pip install '.[scale]')")
+
+pytestmark = pytest.mark.integration
+
+CORPUS = PROJECT_ROOT / "data" / "corpus"
+SMALL = ["000_a73fe32ef8bc3bea.txt", "001_b8f73a123f597be6.txt"]  # 2 of the 5 issues, for the fault tests
+
+
+@pytest.fixture(scope="module")
+def local_ray(base_settings):
+    """One local Ray instance for the module (ingest reuses a running one instead of starting its own)."""
+    from rag.store.ray_ingest import connect
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    connect(ray, base_settings.replace(ray_address="local"))
+    yield
+    ray.shutdown()
+
+
+def index_contents(settings) -> tuple[list[str], np.ndarray]:
+    """Every chunk id (sorted) and its vector."""
+    store = open_store(settings)
+    try:
+        ids = sorted(chunk.chunk_id for chunk in store.all_chunks())
+        vectors = store.vectors_of(ids)
+        return ids, np.vstack([vectors[i] for i in ids])
+    finally:
+        store.close()
+
+
+def assert_same_index(settings, reference) -> None:
+    ids, vectors = index_contents(settings)
+    ref_ids, ref_vectors = index_contents(reference)
+    assert ids == ref_ids
+    np.testing.assert_allclose(vectors, ref_vectors, atol=1e-5)  # fp32 noise: batches pad differently
+
+
+def embedder_pids() -> list[int]:
+    """Processes of Ray's embedding actors (Ray titles them after the actor's class)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                title = (entry / "cmdline").read_bytes().decode("utf-8", "replace")
+            except OSError:
+                continue
+            if "PassageEmbedder" in title and int(entry.name) != os.getpid():
+                pids.append(int(entry.name))
+    return pids
+
+
+def test_the_same_chunks_and_vectors_as_a_local_ingest(local_ray, corpus_settings, tmp_path):
+    """The five issues through Ray: the same chunk ids and vectors as the session's local ingest."""
+    settings = corpus_settings.replace(index_dir=tmp_path / "ray", ray_address="local")
+    report = ingest(None, settings)
+    assert report.embedded_chunks == report.chunks > 100
+    assert_same_index(settings, corpus_settings)
+
+
+def test_a_worker_killed_mid_ingest_is_retried(local_ray, base_settings, tmp_path, monkeypatch):
+    from rag.store import ray_ingest
+
+    monkeypatch.setattr(ray_ingest, "BATCH_ROWS", 4)  # many tasks, so the kill lands mid-way
+    paths = [CORPUS / name for name in SMALL]
+    killed = []
+
+    def kill_one_embedder(stage, done, total):
+        if not killed and done < total:
+            pids = embedder_pids()
+            assert pids, "no embedding actor found to kill"
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append((pids[0], done, total))
+
+    settings = base_settings.replace(index_dir=tmp_path / "ray", ray_address="local")
+    report = ingest(paths, settings, progress=kill_one_embedder)
+    assert killed, "the run ended before a worker could be killed"
+    assert report.embedded_chunks == report.chunks
+    reference = base_settings.replace(index_dir=tmp_path / "local")
+    ingest(paths, reference)
+    assert_same_index(settings, reference)
+
+
+@pytest.fixture
+def milvus_server(tmp_path):
+    """A `milvus-lite server` on a free port: the Lite engine, shared by several processes."""
+    pytest.importorskip("milvus_lite", reason="Milvus Lite is not installed (pip install '.[milvus]')")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(tmp_path / "milvus"),
+                               "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_a_killed_run_leaves_the_index_as_it_was_and_the_next_embeds_only_the_rest(base_settings, tmp_path, milvus_server):
+    """Writer actors insert into a Milvus server; the ingest is killed once some rows are in."""
+    from pymilvus import MilvusClient
+
+    settings = base_settings.replace(store="milvus", milvus_uri=milvus_server, index_dir=tmp_path / "idx")
+    first = [CORPUS / SMALL[0]]
+    ingest(first, settings)  # the index as it was: one issue
+    before = index_contents(settings)
+    paths = [CORPUS / name for name in SMALL + ["004_a03633453cf80aeb.txt"]]
+
+    fields = {"index_dir": str(settings.index_dir), "store": "milvus", "milvus_uri": milvus_server}
+    child = subprocess.Popen([sys.executable, "-m", "tests.store.ray_ingest_child", json.dumps(fields), *map(str, paths)],
+                             cwd=PROJECT_ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    client = MilvusClient(uri=milvus_server)
+    chunks = "rag_idx_chunks"
+    live = len(before[0])
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and child.poll() is None:
+        rows = client.query(chunks, filter='version != ""', output_fields=["count(*)"])[0]["count(*)"]
+        if rows > live + 8:  # the writers have put some of the new files' rows in
+            break
+        time.sleep(0.2)
+    assert child.poll() is None, "the ingest finished before it could be killed"
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    time.sleep(2)  # Ray's processes share the driver's fate
+    written = client.query(chunks, filter='version != ""', output_fields=["count(*)"])[0]["count(*)"] - live
+    assert written > 0
+
+    assert index_contents(settings)[0] == before[0]  # the manifest still lists the first issue only
+    np.testing.assert_array_equal(index_contents(settings)[1], before[1])
+
+    report = ingest(paths, settings.replace(ray_address="local"))
+    reused = sum(1 for _ in before[0])  # chunks of the first issue, copied from the index
+    assert report.chunks == report.embedded_chunks + written + reused
+    assert 0 < report.embedded_chunks < report.chunks - reused
+    reference = base_settings.replace(index_dir=tmp_path / "local")
+    ingest(paths, reference)
+    assert_same_index(settings, reference)
