@@ -32,6 +32,7 @@ from rag.config import PROJECT_ROOT, PROMPTS_DIR, Settings
 from rag.records import Answer
 from rag.retrieval import Searcher
 from rag.store import IndexStore, ingest
+from rag.store.local_store import LocalStore
 from rag.ui import render
 from tests.answer.fake_openai import FakeOpenAI
 from tests.answer.fakes import make_results
@@ -81,7 +82,7 @@ def indexes(embeddings, base_settings, tmp_path_factory):
 
 
 def pipeline_over(settings: Settings, embeddings, **changes) -> AnswerPipeline:
-    return AnswerPipeline(settings.replace(**changes), searcher=Searcher(IndexStore.open(settings.index_dir), embeddings))
+    return AnswerPipeline(settings.replace(**changes), searcher=Searcher(LocalStore.open(settings.index_dir), embeddings))
 
 
 @pytest.fixture(scope="module")
