@@ -19,7 +19,7 @@ MARKUP = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>太钢的碳
 
 def run(respond, message, turns=()):
     """All updates of one chat turn: (messages, turns, textbox value) each."""
-    return list(respond(message, list(turns), "extractive", "", "", "", 5, "hybrid"))
+    return list(respond(message, list(turns), "extractive", "", "", "", 5, "hybrid", "", "", [], []))
 
 
 @pytest.fixture(scope="module")
