@@ -32,6 +32,7 @@ from rag.text.features import bigrams, containment, jaccard, normalize
 from rag.text.matching import lexical_score
 from rag.text.answer_type import answer_clause
 from rag.text.question import QuestionProfile, profile
+from rag.text.sentences import answer_pieces
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> L2-normalised vectors
 # The question's cosine with the index's chunks, as (mean, standard deviation): cosines are
@@ -391,7 +392,7 @@ class ExtractiveGenerator:
         if draft.refused:
             yield draft.text
         else:
-            yield from re.findall(r".+?(?:\[\d+\][。！？!?；;…]*\n?|$)", draft.text, flags=re.S)
+            yield from answer_pieces(draft.text)
         yield draft
 
 

@@ -55,3 +55,20 @@ def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
+
+
+# A sentence of an answer and its citation markers, in either order ("…[1]。" or "…。[1]")
+_MARKED_SENTENCE = re.compile(r".+?(?:(?:\[\d+\])+[。！？!?；;…]*|[。！？!?；;…]+(?:\[\d+\])*|$)", re.S)
+
+
+def answer_pieces(text: str) -> list[str]:
+    """``text`` cut after each sentence and its markers, for streaming a finished answer;
+    the pieces join back to ``text`` exactly."""
+    pieces, at = [], 0
+    for match in _MARKED_SENTENCE.finditer(text):
+        if match.end() > at:
+            pieces.append(text[at : match.end()])
+            at = match.end()
+    if at < len(text):
+        pieces.append(text[at:])
+    return pieces

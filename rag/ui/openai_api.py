@@ -27,13 +27,12 @@ its port, through the FastAPI app Gradio runs (``rag.ui.server``).
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -43,10 +42,9 @@ from rag.config import Settings
 from rag.errors import InputError, RagError, StoreError
 from rag.records import Answer, Citation
 from rag.store.filters import SearchFilter
+from rag.text.sentences import answer_pieces
 
 MODEL_PREFIX = "news-qa"
-# A sentence and its markers: how a checked answer is cut into stream chunks
-_SENTENCE = re.compile(r".+?(?:(?:\[\d+\])+[。！？!?；;…]*|[。！？!?；;…]+(?:\[\d+\])*|$)", re.S)
 
 
 @dataclass(frozen=True)
@@ -286,18 +284,7 @@ async def _stream(settings: Settings, gate: AnswerGate, asked: ChatRequest):
         yield f"data: {json.dumps(exc.body(), ensure_ascii=False)}\n\n"
         yield "data: [DONE]\n\n"
         return
-    for piece in _pieces(answer.answer + (footnotes(answer) if asked.footnotes else "")):
+    for piece in answer_pieces(answer.answer + (footnotes(answer) if asked.footnotes else "")):
         yield chunk({"content": piece})
     yield chunk({}, "stop", citations=[citation_json(c) for c in answer.citations], refused=answer.refused)
     yield "data: [DONE]\n\n"
-
-
-def _pieces(text: str) -> Iterator[str]:
-    """The text cut after each sentence and its markers (the pieces join back to ``text``)."""
-    at = 0
-    for match in _SENTENCE.finditer(text):
-        if match.end() > at:
-            yield text[at : match.end()]
-            at = match.end()
-    if at < len(text):
-        yield text[at:]

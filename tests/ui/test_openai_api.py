@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from rag.config import Settings
-from rag.ui.openai_api import _pieces, build_router, parse_request, ApiError, ApiModel
+from rag.text.sentences import answer_pieces
+from rag.ui.openai_api import ApiError, ApiModel, build_router, parse_request
 from rag.ui.server import access_for
 
 CANONICAL = "太钢的碳中和目标是什么"
@@ -164,7 +165,7 @@ def test_the_conversation_becomes_a_question_and_its_history():
 
 def test_a_streamed_answer_is_cut_after_each_sentence_and_its_markers():
     text = "太钢计划2050年实现碳中和[1]。2030年降碳16%[1][2]。结尾"
-    assert list(_pieces(text)) == ["太钢计划2050年实现碳中和[1]。", "2030年降碳16%[1][2]。", "结尾"]
+    assert answer_pieces(text) == ["太钢计划2050年实现碳中和[1]。", "2030年降碳16%[1][2]。", "结尾"]
 
 
 def test_beyond_the_running_and_waiting_answers_the_gate_says_429():
