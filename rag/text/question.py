@@ -91,8 +91,8 @@ def profile(question: str) -> QuestionProfile:
                 if token.flag.startswith(_ENTITY_FLAGS) and not token.word.endswith(tuple(L.GENERIC_NOUNS)):
                     entities.append(token.word)
         terms.extend(_joined_singles(run))  # 碳|中|和 → 碳中和
-    asked = _asked(tokens)
     unit = _asked_unit(tokens)
+    asked = _asked(tokens, unit)
     return QuestionProfile(
         text=text,
         terms=tuple(sorted(dict.fromkeys(terms), key=len, reverse=True)),
@@ -229,9 +229,10 @@ class _Asked(NamedTuple):
     which: str = ""
 
 
-def _asked(tokens: list[_Token]) -> _Asked:
+def _asked(tokens: list[_Token], unit: str = "") -> _Asked:
     """The answer type the question word asks for, the focus (the nouns nearest it), its owner,
-    and for a when-question the event, for a which-question the category.
+    and for a when-question the event, for a which-question the category. ``unit`` is the unit
+    the question names (``_asked_unit``): with one, a verb's object is what is counted.
 
     A noun right after the question word (几位教师) is the focus; failing that, the noun
     heading the phrase just before it (馆长是谁, 货车的最大载重是多少 → 载重). A generic
@@ -275,7 +276,7 @@ def _asked(tokens: list[_Token]) -> _Asked:
             continue  # 多少|参会|代表: the counted noun comes after its verb
         if t.flag.startswith(("v", "p", "c", "u", "d")):
             break  # a verb or preposition follows: the question word qualifies the verb (哪一年获评)
-    if kind == "number" and _after_verb(tokens[:at]) and _asked_unit(tokens):
+    if kind == "number" and _after_verb(tokens[:at]) and unit:
         return _Asked(kind)  # 某厂|捐了|多少钱: a verb's object, measured in the unit asked, not the subject's attribute
     focus, start = _phrase_head(tokens[:at])
     return _Asked(kind, focus, _owner(tokens[:start]) if focus else "")
