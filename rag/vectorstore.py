@@ -23,6 +23,7 @@ from langchain_core.vectorstores import VectorStore
 from rag.config import Settings
 from rag.errors import InputError
 from rag.store.filters import SearchFilter
+from rag.ui.knowledge_base import safe_filename  # the upload folder's own naming rule
 
 _METADATA_FIELDS = ("title", "date", "newspaper")
 
@@ -69,8 +70,10 @@ class NewsVectorStore(VectorStore):
         self.settings.upload_dir.mkdir(parents=True, exist_ok=True)
         paths = []
         for text, metadata, ident in zip(texts, metadatas, ids):
+            if not str(ident).strip():
+                raise InputError(f"Unusable id {ident!r}.")
             record = {"text": text, **{k: str(metadata[k]) for k in _METADATA_FIELDS if metadata.get(k)}}
-            path = self.settings.upload_dir / f"{_safe(ident)}.jsonl"
+            path = self.settings.upload_dir / safe_filename(f"{ident}.jsonl")
             path.write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
             paths.append(path)
         report = ingest(paths, self.settings)
@@ -87,7 +90,7 @@ class NewsVectorStore(VectorStore):
             return False
         remove_sources(list(ids), self.settings)
         for name in ids:
-            (self.settings.upload_dir / _safe(name)).unlink(missing_ok=True)
+            (self.settings.upload_dir / safe_filename(name)).unlink(missing_ok=True)
         self._searcher(reload=True)
         return True
 
@@ -106,10 +109,3 @@ class NewsVectorStore(VectorStore):
         store.add_texts(texts, metadatas, **kwargs)
         return store
 
-
-def _safe(name: str) -> str:
-    """A file name without directories: ids name files in the upload folder."""
-    cleaned = "".join(ch for ch in str(name) if ch not in '/\\\0').strip().lstrip(".")
-    if not cleaned:
-        raise InputError(f"Unusable id {name!r}.")
-    return cleaned
