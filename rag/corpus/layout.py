@@ -89,7 +89,7 @@ class Rule:
 class PageArticle:
     title: str | None
     paragraphs: list[str] = field(default_factory=list)
-    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)  # the lines' boxes
+    lines: list[Line] = field(default_factory=list)  # its headline and body lines, in reading order
 
     @property
     def body(self) -> str:
@@ -97,10 +97,10 @@ class PageArticle:
 
     @property
     def bbox(self) -> tuple[float, float, float, float] | None:
-        if not self.boxes:
+        if not self.lines:
             return None
-        return (min(b[0] for b in self.boxes), min(b[1] for b in self.boxes),
-                max(b[2] for b in self.boxes), max(b[3] for b in self.boxes))
+        return (min(l.x0 for l in self.lines), min(l.y0 for l in self.lines),
+                max(l.x1 for l in self.lines), max(l.y1 for l in self.lines))
 
 
 @dataclass
@@ -447,14 +447,13 @@ def read_page(lines: list[Line], page_width: float, page_height: float, rules: l
     for piece in cutter.cut(content):
         left = min(l.x0 for l in piece)
         for line in sorted(piece, key=lambda l: (l.y0, l.x0)) if len(piece) > 1 else piece:
-            box = (line.x0, line.y0, line.x1, line.y1)
             if line.kind in ("head", "vhead"):
                 if current is not None and previous_kind in ("head", "vhead") and not current.paragraphs:
                     current.title = _join(current.title or "", line.text)
                 else:
                     current = PageArticle(title=line.text)
                     layout.articles.append(current)
-                current.boxes.append(box)
+                current.lines.append(line)
             elif line.kind == "caption":
                 layout.captions.append(line.text)
             else:
@@ -469,7 +468,7 @@ def read_page(lines: list[Line], page_width: float, page_height: float, rules: l
                         current.paragraphs.append(line.text)
                 else:
                     current.paragraphs[-1] = _join(current.paragraphs[-1], line.text)
-                current.boxes.append(box)
+                current.lines.append(line)
             previous_kind = line.kind
         if piece and previous_kind == "body":
             previous_kind = "body"  # a paragraph goes on in the next column

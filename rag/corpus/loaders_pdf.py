@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import re
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag.corpus import paged
-from rag.corpus.layout import Glyph, PageLayout, Rule, lines_from_glyphs, read_page
+from rag.corpus.layout import Glyph, Line, PageLayout, Rule, lines_from_glyphs, read_page
 from rag.corpus.loaders import read_bytes, register_loader
 from rag.errors import InputError
 from rag.records import SourceDocument
@@ -146,32 +147,65 @@ def page_rules(page) -> list[Rule]:
     return rules
 
 
+@dataclass
+class PageLines:
+    """A page's text lines as ingest reads them, in the page's own coordinates.
+
+    For a text layer the coordinates are PDF points and ``scan`` is None; for a page read
+    by OCR they are pixels of ``scan``, the image OCR read.
+    """
+
+    lines: list[Line]
+    rules: list[Rule]
+    width: float
+    height: float
+    how: str  # "text", "ocr" or "ocr (cached)"
+    scan: object | None = None  # a PIL image
+
+    def layout(self) -> PageLayout:
+        return read_page(self.lines, self.width, self.height, self.rules)
+
+
+def open_pdf(path: Path, limits: paged.PageLimits):
+    """A pypdfium2 document, refused with a one-line :class:`InputError` when it cannot or should not be read."""
+    return _open_pdf(read_bytes(path), path.name, limits)
+
+
+def read_pdf_page(page, name: str, limits: paged.PageLimits, *, last_page: bool = True) -> PageLines | None:
+    """One page's lines: from its text layer, or by OCR when it has none.
+
+    A page without text when OCR is off is skipped (None), unless it is the only page
+    (``last_page`` with nothing read before it), which is refused.
+    """
+    glyphs, width, height = page_glyphs(page)
+    if len(glyphs) >= MIN_TEXT_CHARS:
+        rules = page_rules(page)
+        return PageLines(lines_from_glyphs(glyphs, rules), rules, width, height, "text")
+    if not limits.ocr:
+        if glyphs or not last_page:
+            return None
+        raise InputError(f"{name}: the PDF has no text layer (a scan?) and OCR is off (RAG_OCR=off)")
+    return _ocr_page(page, width, height, name, limits)
+
+
 def read_pdf_layouts(path: Path) -> list[tuple[int, PageLayout, str]]:
     """Every page's layout: ``(page number, layout, "text" or "ocr")``."""
     limits = paged.current()
     name = path.name
-    data = read_bytes(path)
-    doc = _open_pdf(data, name, limits)
+    doc = open_pdf(path, limits)
     out = []
     try:
         total = len(doc)
         for index in range(total):
             page = doc[index]
             try:
-                glyphs, width, height = page_glyphs(page)
-                if len(glyphs) >= MIN_TEXT_CHARS:
-                    layout = read_page(lines_from_glyphs(glyphs, rules := page_rules(page)), width, height, rules)
-                    how = "text"
-                else:
-                    if not limits.ocr:
-                        if glyphs or total > 1:
-                            continue
-                        raise InputError(f"{name}: the PDF has no text layer (a scan?) and OCR is off (RAG_OCR=off)")
-                    layout, how = _ocr_page(page, width, height, name, limits)
+                lines = read_pdf_page(page, name, limits, last_page=total == 1)
             finally:
                 page.close()
-            out.append((index + 1, layout, how))
-            paged.report(name, index + 1, total, how)
+            if lines is None:
+                continue
+            out.append((index + 1, lines.layout(), lines.how))
+            paged.report(name, index + 1, total, lines.how)
     finally:
         doc.close()
     if not out and not limits.ocr:
@@ -179,9 +213,7 @@ def read_pdf_layouts(path: Path) -> list[tuple[int, PageLayout, str]]:
     return out
 
 
-def _ocr_page(page, width: float, height: float, name: str, limits: paged.PageLimits) -> tuple[PageLayout, str]:
-    from rag.corpus import ocr
-
+def _ocr_page(page, width: float, height: float, name: str, limits: paged.PageLimits) -> PageLines:
     scale = OCR_SCALE
     pixels = width * scale * height * scale
     if pixels > limits.max_pixels:
@@ -189,8 +221,16 @@ def _ocr_page(page, width: float, height: float, name: str, limits: paged.PageLi
         if scale < 0.5:
             raise InputError(f"{name}: a page of {width:.0f} × {height:.0f} pt is too large to OCR (max_image_pixels)")
     image = page.render(scale=scale, grayscale=True).to_pil()
+    return read_image_page(image, limits)
+
+
+def read_image_page(image, limits: paged.PageLimits) -> PageLines:
+    """A page image's lines by OCR (cached by the page's pixels)."""
+    from rag.corpus import ocr
+
+    image = image.convert("L")
     lines, rules, cached = ocr.ocr_image(image, limits.ocr_cache)
-    return read_page(lines, image.width, image.height, rules), "ocr (cached)" if cached else "ocr"
+    return PageLines(lines, rules, image.width, image.height, "ocr (cached)" if cached else "ocr", image)
 
 
 @register_loader(".pdf")
@@ -233,8 +273,6 @@ def open_image(path: Path, limits: paged.PageLimits):
 @register_loader(".png", ".jpg", ".jpeg", ".tif", ".tiff")
 def load_image(path: Path) -> list[SourceDocument]:
     """A scanned page (one image; a multi-page TIFF gives one page per frame), read by OCR."""
-    from rag.corpus import ocr
-
     limits = paged.current()
     name = path.name
     image = open_image(path, limits)
@@ -246,8 +284,7 @@ def load_image(path: Path) -> list[SourceDocument]:
     docs = []
     for frame in range(frames):
         image.seek(frame)
-        lines, rules, cached = ocr.ocr_image(image.convert("L"), limits.ocr_cache)
-        layout = read_page(lines, image.width, image.height, rules)
-        docs.extend(documents_from_layout(name, frame + 1, layout, "ocr"))
-        paged.report(name, frame + 1, frames, "ocr (cached)" if cached else "ocr")
+        lines = read_image_page(image, limits)
+        docs.extend(documents_from_layout(name, frame + 1, lines.layout(), "ocr"))
+        paged.report(name, frame + 1, frames, lines.how)
     return docs

@@ -42,6 +42,7 @@ from rag.config import Settings
 from rag.errors import InputError, RagError, StoreError
 from rag.records import Answer, Citation
 from rag.store.filters import SearchFilter
+from rag.ui.page_route import PAGE_PATH
 from rag.text.sentences import answer_pieces
 
 MODEL_PREFIX = "news-qa"
@@ -140,14 +141,16 @@ def _text(content: Any) -> str:
 
 
 def citation_json(citation: Citation) -> dict[str, Any]:
-    """One cited passage: its number, file, title, date, page (PDF pages), text and score."""
+    """One cited passage: its number, file, title, date, page (PDF pages) and the page's
+    highlighted image (a path on this server), text and score."""
     chunk = citation.result.chunk
     return {
         "n": citation.n,
         "source": chunk.source,
         "title": chunk.title,
         "date": chunk.date,
-        "page": getattr(chunk, "page", None),
+        "page": chunk.page,
+        "page_image": f"/{PAGE_PATH}/{chunk.chunk_id}" if chunk.page else None,
         "text": chunk.text,
         "score": round(float(citation.result.score), 4),
     }

@@ -11,8 +11,10 @@ from __future__ import annotations
 import html
 import re
 from typing import Iterable, Sequence
+from urllib.parse import quote
 
-from rag.records import Answer, Citation, SearchResult
+from rag.records import Answer, Chunk, Citation, SearchResult
+from rag.ui.page_route import PAGE_PATH
 from rag.text.features import bigrams
 from rag.text.sentences import sentence_spans
 
@@ -38,6 +40,9 @@ CSS = """
 .rag-source-head .rag-title { color: var(--body-text-color); font-weight: 600; }
 .rag-source-head .rag-missing { color: var(--body-text-color-subdued); font-weight: normal; font-style: italic; }
 .rag-passage { font-size: 0.93em; line-height: 1.7; }
+.rag-pageview { margin-top: 0.35em; font-size: 0.88em; }
+.rag-pageview summary { cursor: pointer; color: var(--color-accent); }
+.rag-pageview img { display: block; width: 100%; max-width: 100%; height: auto; max-height: none; margin-top: 0.4em; border: 1px solid var(--border-color-primary); }
 .rag-passage mark { background: #fde68a; color: inherit; padding: 0 1px; border-radius: 2px; }
 .rag-more { margin-top: 0.4em; }
 .rag-more summary { cursor: pointer; color: var(--body-text-color-subdued); }
@@ -195,7 +200,23 @@ def source_html(result: SearchResult, *, n: int | None = None, support: Sequence
         '<div class="rag-source">'
         f'<div class="rag-source-head">{head}</div>'
         f'<div class="rag-passage">{highlight(chunk.text, support)}</div>'
+        f"{page_image_html(chunk)}"
         "</div>"
+    )
+
+
+def page_image_html(chunk: Chunk) -> str:
+    """For a passage from a PDF or page image: its page, with the passage highlighted, behind a
+    click (the image loads only when opened; served by :mod:`rag.ui.page_route`)."""
+    if not chunk.page:
+        return ""
+    url = f"{PAGE_PATH}/{quote(chunk.chunk_id, safe='')}"
+    page = int(chunk.page)
+    return (
+        f'<details class="rag-pageview"><summary>查看版面（第 {page} 版，段落已标出）</summary>'
+        f'<a href="{url}" target="_blank" rel="noopener">'
+        f'<img src="{url}" loading="lazy" alt="{escape(chunk.source)} 第 {page} 版，引用段落以黄色标出"></a>'
+        "</details>"
     )
 
 

@@ -234,6 +234,7 @@ def serve(settings: Settings, *, allow_remote: bool = False, open_knowledge_base
 
     from rag.ui.layout import ANSWER_CONCURRENCY, build_app
     from rag.ui.openai_api import build_router
+    from rag.ui.page_route import build_page_router
     from rag.ui.render import CSS
 
     preload(settings)
@@ -243,6 +244,7 @@ def serve(settings: Settings, *, allow_remote: bool = False, open_knowledge_base
     for line in access.lines():
         print(line, file=sys.stderr, flush=True)
     api = build_router(settings, concurrency=ANSWER_CONCURRENCY, enabled=access.api, off_reason=access.api_off_reason)
+    pages = build_page_router(settings)
     demo = build_app(settings, knowledge_base_writable=access.knowledge_base_writable)
     # A bounded queue: a burst of requests waits in line up to ``queue_max_size`` and the
     # rest are turned away ("queue full") instead of piling up in memory.
@@ -260,7 +262,8 @@ def serve(settings: Settings, *, allow_remote: bool = False, open_knowledge_base
             ssr_mode=False,
             show_error=True,
             prevent_thread_lock=True,  # returns once serving; blocks below
-            app_kwargs={"routes": api.routes},  # /v1/models, /v1/chat/completions on the same port
+            # on the same port: /v1/models, /v1/chat/completions, and /page/<id> (a cited page, highlighted)
+            app_kwargs={"routes": api.routes + pages.routes},
             quiet=False,
         )
     except OSError as exc:

@@ -153,3 +153,65 @@ def test_the_filter_panel_restricts_the_answer_to_the_chosen_file(browser, app_s
     shown = message.locator(".rag-source .rag-file").all_text_contents()  # the collapsed ones too
     assert shown and set(shown) == {chosen}, shown
     page.close()
+
+
+def test_a_cited_page_opens_with_the_passage_highlighted(browser, base_settings, tmp_path):
+    """Over a generated newspaper PDF, behind a login: the canonical answer cites 第 1 版, and the
+    source opens the page image with the passage tinted; without the login, or after the file
+    changed, the page is refused."""
+    import io
+    import urllib.error
+    import urllib.request
+
+    import numpy as np
+    from PIL import Image
+
+    from rag.store import ingest
+    from tests.corpus.test_pdf_layout import _bench
+    from tests.ui.conftest import running_app
+
+    make = _bench("make_test_pdfs")
+    folder = tmp_path / "papers"
+    pdf, _ = make.make_issue(PROJECT_ROOT / "data" / "corpus" / "000_a73fe32ef8bc3bea.txt", folder, columns=4)
+    for truth in folder.glob("*.truth.json"):
+        truth.unlink()
+    settings = base_settings.replace(index_dir=tmp_path / "index")
+    ingest([folder], settings, progress=None)
+
+    with running_app(settings.index_dir, tmp_path / "app", RAG_AUTH="editor:s3cret") as app:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+        page.set_default_timeout(60_000)
+        page.goto(app.url)
+        page.get_by_test_id("textbox").fill("editor")
+        page.get_by_test_id("password").fill("s3cret")
+        page.get_by_role("button", name="登录").click()
+        page.locator("#question textarea").wait_for()
+        message = ask(page, CANONICAL)
+        assert "2050" in message.inner_text()
+        source = message.locator(".rag-sources .rag-source").first
+        assert "第 1 版" in source.locator(".rag-source-head").inner_text()
+
+        source.locator(".rag-pageview summary").click()
+        image = source.locator(".rag-pageview img")
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+        assert image.bounding_box()["width"] > 500  # shown at the chat's width, not as a thumbnail
+        url = image.evaluate("img => img.currentSrc")
+        response = page.request.get(url)  # with the browser's login cookie
+        assert response.status == 200 and response.headers["content-type"] == "image/png"
+        drawn = np.asarray(Image.open(io.BytesIO(response.body())).convert("RGB")).astype(int)
+        yellow = int(((drawn[..., 0] > 230) & (drawn[..., 0] - drawn[..., 2] > 60)).sum())
+        assert yellow > 5_000  # the passage's lines are tinted
+        page.close()
+
+        with pytest.raises(urllib.error.HTTPError) as refused:  # no login cookie
+            urllib.request.urlopen(url, timeout=10)
+        assert refused.value.code == 401
+        with pdf.open("ab") as f:  # the file changed after it was indexed
+            f.write(b"\n% edited\n")
+        context = browser.new_context()
+        login = context.request.post(f"{app.url}/login", form={"username": "editor", "password": "s3cret"})
+        assert login.ok
+        changed = context.request.get(url)
+        assert changed.status == 410 and "re-index" in changed.text()
+        assert context.request.get(f"{app.url}/page/0123456789abcdef").status == 404
+        context.close()

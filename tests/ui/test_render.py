@@ -138,3 +138,12 @@ def test_a_passage_from_a_pdf_shows_its_page():
     data = SearchResult(chunk, 1.5, 1).to_json()
     assert data["file"] == "issue.pdf" and data["page"] == 3
     assert "page" not in SearchResult(Chunk("y", "正文。", "a.txt"), 1.0, 1).to_json()  # text files: as before
+
+
+def test_a_passage_from_a_page_opens_its_highlighted_page_and_a_text_file_does_not():
+    chunk = Chunk("4f2a9c0d1e3b5a67", "正文。", "issue.pdf", file="issue.pdf", page=3, bbox=[1.0, 2.0, 30.0, 40.0])
+    out = render.source_html(SearchResult(chunk, 1.5, 1), n=1)
+    assert '<details class="rag-pageview"><summary>查看版面（第 3 版' in out
+    assert out.count('"page/4f2a9c0d1e3b5a67"') == 2  # the image, and a link to it full size; loaded when opened
+    assert 'loading="lazy"' in out
+    assert "rag-pageview" not in render.source_html(SearchResult(Chunk("y", "正文。", "a.txt"), 1.0, 1))
