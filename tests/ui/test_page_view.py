@@ -1,5 +1,6 @@
 """A cited passage drawn on its page: the highlighted lines print that passage, on a text-layer
-PDF and on a scan of the same page (OCR), judged by the PDF's own text under the boxes."""
+PDF and on a scan of the same page (OCR), judged by the PDF's own text under the boxes
+(read by PDFium, not by the layout reader that found them)."""
 
 from __future__ import annotations
 
@@ -12,37 +13,15 @@ import pytest
 pytest.importorskip("pypdfium2")
 pytest.importorskip("reportlab")
 
-from rag.chunking import chunk_articles
-from rag.config import Settings
-from rag.corpus import load_path, paged, segment_document
+from rag.corpus import paged
 from rag.errors import InputError
 from rag.text.features import bigrams, containment
 from rag.ui.page_view import DISPLAY_SCALE, page_view
 
 from tests.corpus.test_pdf_layout import ISSUE, _bench
 
-
-def passages(path: Path, settings: Settings):
-    """The chunks ingest makes of ``path`` (load, segment, chunk), with their pages and article boxes."""
-    with paged.reading(settings):
-        articles = [a for doc in load_path(path) for a in segment_document(doc)]
-    return chunk_articles(articles, settings.chunk_size, settings.chunk_overlap)
-
-
-def printed_under(pdf: Path, page: int, boxes, per_point: float = 1.0) -> str:
-    """The PDF's own text inside ``boxes`` (top-down, in points times ``per_point``)."""
-    import pypdfium2 as pdfium
-
-    doc = pdfium.PdfDocument(str(pdf))
-    try:
-        pdf_page = doc[page - 1]
-        height = pdf_page.get_size()[1]
-        text = pdf_page.get_textpage()
-        out = [text.get_text_bounded(x0 / per_point, height - y1 / per_point, x1 / per_point, height - y0 / per_point)
-               for x0, y0, x1, y1 in boxes]
-        return "".join(out)
-    finally:
-        doc.close()
+measure = _bench("bench_page_highlight")  # passages(): ingest's chunks of a file; printed_under(): the PDF's text in boxes
+passages, printed_under = measure.passages, measure.printed_under
 
 
 def tinted(png: bytes, box, scale: float) -> bool:
