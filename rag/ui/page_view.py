@@ -48,7 +48,7 @@ class PageView:
 
 def passage_lines(layout: PageLayout, passage: str, article_box: Box | None = None) -> list[Line]:
     """The lines of a page that print ``passage``: one run of its article's lines (module docstring, step 2)."""
-    articles = [a for a in layout.articles if a.lines]  # headlines are the chunk's title, not its text
+    articles = [a for a in layout.articles if a.lines]
     if not articles:
         return []
     if article_box is not None:
@@ -61,6 +61,7 @@ def passage_lines(layout: PageLayout, passage: str, article_box: Box | None = No
 
 
 def _body(article) -> list[Line]:
+    """An article's lines without its headline (the chunk's title, not its text)."""
     return [line for line in article.lines if line.kind not in ("head", "vhead")]
 
 
@@ -141,7 +142,7 @@ def _draw(image, boxes: list[Box], article_box: Box | None, scale: float):
 
 
 def _pdf_page(path: Path, page: int, limits: paged.PageLimits):
-    """(the rendered page, its lines, pixels per unit of the lines' coordinates)."""
+    """(the rendered page, its layout as ingest read it, pixels per unit of the layout's coordinates)."""
     from rag.corpus.loaders_pdf import open_pdf, read_pdf_page
 
     doc = open_pdf(path, limits)
