@@ -24,7 +24,8 @@ The steps:
    any more sheds its headline on top and is cut again (an article's columns).
 4. **Articles.** Reading the pieces in cut order (top to bottom, left to right), every
    headline opens an article; body lines go to the open article, a line indented at
-   its column's left edge opens a paragraph. Captions are kept apart from the bodies.
+   its column's left edge opens a paragraph. Captions are kept apart from the bodies,
+   each under the headline of the article it sits in.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ class PageLayout:
     date: str | None = None  # ISO
     label: int | None = None  # the page number the masthead prints ("第3版")
     articles: list[PageArticle] = field(default_factory=list)
-    captions: list[str] = field(default_factory=list)
+    captions: list[PageArticle] = field(default_factory=list)  # photo captions, each titled by the article it sits in
     furniture: list[str] = field(default_factory=list)
 
 
@@ -455,7 +456,13 @@ def read_page(lines: list[Line], page_width: float, page_height: float, rules: l
                     layout.articles.append(current)
                 current.lines.append(line)
             elif line.kind == "caption":
-                layout.captions.append(line.text)
+                if previous_kind == "caption" and layout.captions:
+                    caption = layout.captions[-1]
+                    caption.paragraphs[-1] = _join(caption.paragraphs[-1], line.text)
+                    caption.lines.append(line)
+                else:
+                    title = current.title if current is not None else None
+                    layout.captions.append(PageArticle(title=title, paragraphs=[line.text], lines=[line]))
             else:
                 if current is None:
                     current = PageArticle(title=None)

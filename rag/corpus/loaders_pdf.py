@@ -31,9 +31,10 @@ MIN_TEXT_CHARS = 20  # a page with fewer characters in its text layer counts as 
 
 
 def documents_from_layout(name: str, page: int, layout: PageLayout, encoding: str) -> list[SourceDocument]:
-    """One document per article of the page (page number ``page``, 1-based)."""
+    """One document per article of the page (page number ``page``, 1-based), then one per
+    photo caption (titled by its article's headline): kept out of the bodies, still searchable."""
     docs = []
-    for article in layout.articles:
+    for article in layout.articles + [c for c in layout.captions if c.body.strip()]:
         if not article.body.strip() and not article.title:
             continue
         docs.append(

@@ -48,7 +48,7 @@ class PageView:
 
 def passage_lines(layout: PageLayout, passage: str, article_box: Box | None = None) -> list[Line]:
     """The lines of a page that print ``passage``: one run of its article's lines (module docstring, step 2)."""
-    articles = [a for a in layout.articles if a.lines]
+    articles = [a for a in layout.articles + layout.captions if a.lines]  # a caption is a passage of its own
     if not articles:
         return []
     if article_box is not None:
@@ -92,15 +92,15 @@ def _best_run(lines: list[Line], passage: str) -> list[Line]:
 
 
 def _overlap(a: Box | None, b: Box) -> float:
-    """The area two boxes share, as a share of the smaller one."""
+    """Intersection over union of two boxes (1 for the box the passage was stored with)."""
     if a is None:
         return 0.0
     w = min(a[2], b[2]) - max(a[0], b[0])
     h = min(a[3], b[3]) - max(a[1], b[1])
     if w <= 0 or h <= 0:
         return 0.0
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return w * h / smaller if smaller > 0 else 0.0
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else 0.0
 
 
 def page_view(path: Path, page: int, passage: str, article_box: Box | None, limits: paged.PageLimits) -> PageView:

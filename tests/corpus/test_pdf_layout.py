@@ -75,12 +75,15 @@ def test_vertical_headline_caption_and_masthead_stay_out_of_the_bodies(generated
     docs = load_path(pdf)
     titles = [d.title for d in docs]
     assert vertical.title in titles  # read top to bottom as one headline
+    caption = photo.caption.replace(" ", "")
+    captions = [d for d in docs if caption in d.text.replace(" ", "")]
     for doc in docs:
         assert "株洲日报 第" not in doc.text and "责任编辑" not in doc.text and "星期六" not in doc.text
-        assert "本报记者张可树" not in doc.text.replace(" ", "")
         assert doc.newspaper == "株洲日报" and doc.date == "2024-06-01" and doc.page in (1, 2)
-    photo_doc = next(d for d in docs if d.title == photo.title)
-    assert "图为" not in photo_doc.text[:10]
+    # the caption is a passage of its own, under its story's headline, and in no story's body
+    assert len(captions) == 1 and captions[0].text.replace(" ", "") == caption and captions[0].title == photo.title
+    photo_doc = next(d for d in docs if d.title == photo.title and d is not captions[0])
+    assert "图为" not in photo_doc.text
     articles = segment_document(photo_doc)
     assert len(articles) == 1 and articles[0].page == photo_doc.page and articles[0].bbox
 
