@@ -25,16 +25,19 @@ from rag.corpus.layout import Glyph, Line, PageLayout, Rule, lines_from_glyphs, 
 from rag.corpus.loaders import read_bytes, register_loader
 from rag.errors import InputError
 from rag.records import SourceDocument
+from rag.text.chars import COMPARED_RUN
 
 OCR_SCALE = 2.0  # pages without text are rendered at 144 dpi for OCR
 MIN_TEXT_CHARS = 20  # a page with fewer characters in its text layer counts as scanned
+MIN_CAPTION_CHARS = 4  # letters and digits; fewer is a speck or a stray mark OCR read in small type
 
 
 def documents_from_layout(name: str, page: int, layout: PageLayout, encoding: str) -> list[SourceDocument]:
     """One document per article of the page (page number ``page``, 1-based), then one per
     photo caption (titled by its article's headline): kept out of the bodies, still searchable."""
     docs = []
-    for article in layout.articles + [c for c in layout.captions if c.body.strip()]:
+    captions = [c for c in layout.captions if len("".join(COMPARED_RUN.findall(c.body))) >= MIN_CAPTION_CHARS]
+    for article in layout.articles + captions:
         if not article.body.strip() and not article.title:
             continue
         docs.append(
