@@ -12,9 +12,9 @@ own BM25 terms (rag/store/tokenize.py) joined by spaces, which Milvus's BM25 fun
 turns into a sparse vector. Splitting on spaces is all the analyzer has to do, so both
 backends score the same terms.
 
-``rag_<name>_files``: the manifest, one row per file (its entry and its live *version*)
-and one ``meta`` row (model, chunking settings). Milvus needs a vector field in every
-collection, so it carries a 2-dimensional dummy.
+``rag_<name>_files``: the manifest, one row per file (its entry and its live *version*),
+one ``meta`` row (model, chunking settings) and one ``generation`` row (a fresh id per
+commit). Milvus needs a vector field in every collection, so it carries a 2-dimensional dummy.
 
 Milvus has no transactions; a commit is made safe by versions instead:
 
@@ -22,12 +22,26 @@ Milvus has no transactions; a commit is made safe by versions instead:
    sees them yet, since every search is restricted to the versions the manifest lists;
 2. each file's manifest row is switched to its new version, one row at a time, so a
    search sees each file whole, old or new;
-3. rows of versions no manifest row lists (replaced, removed, or left by an interrupted
+3. the ``generation`` row gets a fresh id: the sign to other processes that the manifest
+   changed;
+4. rows of versions no manifest row lists (replaced, removed, or left by an interrupted
    commit) are deleted.
 
-An opened store keeps the versions it read, so it is a snapshot until reopened. The rows
-of a version never change, so within a snapshot the store also keeps what it was told:
-the chunks a search returned (asked for in the search itself) and the count of each
+An opened store keeps the manifest and versions it read: a snapshot. Several app servers
+(and ``rag`` commands) share one index, so a snapshot must not live forever: ``refresh()``
+(called by ``Searcher`` before each search) reads the ``generation`` row, at most once every
+``milvus_refresh_seconds`` (``RAG_MILVUS_REFRESH_SECONDS``, default 5; 0 checks before every
+search), and when another process has committed since, reads the whole manifest again and
+drops what it kept of the old snapshot. The check is one point read by primary key with
+"Session" consistency: it waits for no time tick, so it costs one round trip, where a full
+manifest read under Strong consistency costs a tick per request and grows with the files.
+Another process's commit is thus seen within the refresh interval (plus the server's
+replication lag). In that window a search still sees the old snapshot, and files the commit
+replaced may be missing from it once step 4 has deleted their old rows; a file is never
+seen half old, half new.
+
+The rows of a version never change, so within a snapshot the store also keeps what it was
+told: the chunks a search returned (asked for in the search itself) and the count of each
 filter. Under Strong consistency every request to a server waits for a time tick (200 ms
 on Milvus 2.3.5's defaults), so a dense search is one request, not two or three. (Asking
 a 2.3.5 search for the vectors too costs a second tick: the vectors are read separately.)
@@ -40,6 +54,8 @@ import json
 import logging
 import re
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -47,7 +63,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from rag.config import Settings
-from rag.errors import StoreError
+from rag.errors import InputError, StoreError
 from rag.records import Chunk
 from rag.store.base import Capabilities, ChangeSet, Hits, commit_stage, iter_batches
 from rag.store.filters import SearchFilter, active
@@ -62,6 +78,7 @@ MAX_SEARCH_LIMIT = 16384  # Milvus refuses a larger top-k
 INSERT_SLICE = 256  # rows per insert call
 ID_SLICE = 500  # ids per "in [...]" expression
 META_KEY = "meta"
+GENERATION_KEY = "generation"
 FILE_PREFIX = "file:"
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # (field, max bytes) of the string fields; longer values are cut on a character boundary
@@ -146,7 +163,7 @@ class MilvusStore:
     name = "milvus"
 
     def __init__(self, client, uri: str, prefix: str, *, bm25: bool, lite: bool, fresh: bool = False,
-                 local_file: bool | None = None):
+                 local_file: bool | None = None, refresh_seconds: float = Settings.milvus_refresh_seconds):
         self.client = client
         self.uri = uri
         self.chunks_name = f"{prefix}_chunks"
@@ -157,6 +174,10 @@ class MilvusStore:
         self.capabilities = Capabilities(raw_vectors=True, dense_moments=True, approximate_dense=True)
         self.versions: dict[str, str] = {}  # source -> live version
         self.manifest: Manifest | None = None
+        self.generation = ""  # the generation row's id when the manifest was read ("" before any commit)
+        self.refresh_seconds = refresh_seconds
+        self._checked = time.monotonic()  # when the generation row was last read
+        self._refresh_lock = threading.Lock()
         self._seen: dict[str, Chunk] = {}  # chunk id -> chunk, from searches
         self._counts: dict[SearchFilter, int] = {}
         self._read_manifest()
@@ -165,6 +186,8 @@ class MilvusStore:
 
     @classmethod
     def connect(cls, settings: Settings, *, fresh: bool = False) -> "MilvusStore":
+        if not settings.milvus_refresh_seconds >= 0:  # also refuses NaN
+            raise InputError(f"RAG_MILVUS_REFRESH_SECONDS must be 0 or more seconds, not {settings.milvus_refresh_seconds}.")
         pymilvus = _pymilvus()
         uri = resolve_uri(settings)
         local_file = not re.match(r"^(https?|tcp|unix)://", uri)
@@ -178,7 +201,7 @@ class MilvusStore:
         if local_file:
             _lite_users[uri] = _lite_users.get(uri, 0) + 1
         return cls(client, uri, collection_prefix(settings.index_dir), bm25=bm25, lite=lite, fresh=fresh,
-                   local_file=local_file)
+                   local_file=local_file, refresh_seconds=settings.milvus_refresh_seconds)
 
     def close(self) -> None:
         """Close the connection; the last store of a Milvus Lite database in this process also
@@ -203,18 +226,48 @@ class MilvusStore:
         if self.client.has_collection(self.chunks_name):
             self.client.load_collection(self.chunks_name)
         rows = self._query_all(self.files_name, 'key != ""', ["key", "payload"])
-        meta = next((json.loads(r["payload"]) for r in rows if r["key"] == META_KEY), None)
+        payloads = {row["key"]: json.loads(row["payload"]) for row in rows}
+        meta = payloads.get(META_KEY)
         if meta is None:
             return
         files, versions = {}, {}
-        for row in rows:
-            if row["key"].startswith(FILE_PREFIX):
-                payload = json.loads(row["payload"])
+        for key, payload in payloads.items():
+            if key.startswith(FILE_PREFIX):
                 entry = FileEntry(**payload["entry"])
                 files[entry.source], versions[entry.source] = entry, payload["version"]
-        self.manifest = Manifest.from_json({**meta, "files": {}})
-        self.manifest.files = files
-        self.versions = versions
+        manifest = Manifest.from_json({**meta, "files": {}})
+        manifest.files = files
+        self.manifest, self.versions = manifest, versions
+        self.generation = payloads.get(GENERATION_KEY, {}).get("id", "")
+
+    def refresh(self) -> bool:
+        """Take up a commit another process made since the manifest was read; True when there was one.
+
+        Reads the generation row at most once every ``refresh_seconds``; a new generation
+        means the whole manifest is read again and the chunks and counts kept from the old
+        snapshot are dropped.
+        """
+        if self.client is None or time.monotonic() - self._checked < self.refresh_seconds:
+            return False
+        with self._refresh_lock:  # one thread checks; the others wait for its answer, then use it
+            if time.monotonic() - self._checked < self.refresh_seconds:
+                return False
+            changed = self._stored_generation() != self.generation
+            if changed:
+                self._read_manifest()
+                self._seen.clear()
+                self._counts.clear()
+            self._checked = time.monotonic()
+            return changed
+
+    def _stored_generation(self) -> str:
+        """The generation row's id now ("" when there is none yet): one point read, no time tick."""
+        try:
+            rows = self.client.query(self.files_name, ids=[GENERATION_KEY], output_fields=["payload"],
+                                     consistency_level="Session")
+        except _pymilvus().MilvusException:  # no files collection yet: nothing was committed
+            return ""
+        return json.loads(rows[0]["payload"]).get("id", "") if rows else ""
 
     def _visible(self, where: SearchFilter | None = None) -> str:
         """The expression every read uses: live versions only, and the user's filter."""
@@ -345,11 +398,13 @@ class MilvusStore:
         gone = [source for source in self.versions if source not in manifest.files]
         for part in iter_batches(gone, ID_SLICE):
             self.client.delete(self.files_name, filter=f"key in {quote_list(FILE_PREFIX + s for s in part)}")
+        generation = uuid.uuid4().hex
+        self.client.upsert(self.files_name, [_files_row(GENERATION_KEY, {"id": generation})])
         commit_stage("manifest switched")
         live = {source: version for source, version in self.versions.items() if source in manifest.files}
         live.update(new_versions)
         self._delete_stale(set(live.values()))
-        self.manifest, self.versions = manifest, live
+        self.manifest, self.versions, self.generation = manifest, live, generation
         self._seen.clear()
         self._counts.clear()
 
