@@ -10,7 +10,12 @@ and ``rag_idx_files``.
 product), the chunk's text and metadata as scalar fields, and ``tokens``: the project's
 own BM25 terms (rag/store/tokenize.py) joined by spaces, which Milvus's BM25 function
 turns into a sparse vector. Splitting on spaces is all the analyzer has to do, so both
-backends score the same terms.
+backends score the same terms. A PDF passage's page is an INT64 (0 for none: pages count
+from 1) and its article's box a JSON object (``{"box": [x0, y0, x1, y1]}``, ``{}`` for
+none): fields that are never null, and a JSON object, are what Milvus 2.3 takes (nullable
+fields are Milvus 2.5; 2.3 refuses a JSON list). A collection made before these two
+fields opens as it is: its chunks have no page, with a note that ``rag ingest --rebuild``
+(which makes the collection again) adds them.
 
 ``rag_<name>_files``: the manifest, one row per file (its entry and its live *version*),
 one ``meta`` row (model, chunking settings) and one ``generation`` row (a fresh id per
@@ -85,9 +90,11 @@ _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TEXT_FIELDS = {"chunk_id": 128, "version": 40, "file": 1024, "source": 1024, "title": 2048, "date": 64,
                 "day": 16, "newspaper": 512, "text": 65535, "tokens": 65535}
 _INT_FIELDS = ("article_index", "position", "start", "end")
+_PLACE_FIELDS = ["page", "bbox"]  # where a PDF passage is printed: INT64 (0: none) and JSON {"box": [...]} ({}: none)
 _CHUNK_OUTPUT = ["chunk_id", "file", "source", "title", "date", "newspaper", "text", *_INT_FIELDS]
 SEEN_LIMIT = 5000  # chunks kept from recent searches; the whole cache is dropped beyond that
 _warned_dense_only: set[str] = set()
+_warned_no_places: set[str] = set()
 _lite_users: dict[str, int] = {}  # Milvus Lite database -> stores of this process that have it open
 
 
@@ -180,6 +187,8 @@ class MilvusStore:
         self._refresh_lock = threading.Lock()
         self._seen: dict[str, Chunk] = {}  # chunk id -> chunk, from searches
         self._counts: dict[SearchFilter, int] = {}
+        self.fresh = fresh
+        self.places = self._has_place_fields()  # False: a collection made before page and bbox were stored
         self._read_manifest()
         if fresh:  # ingest --rebuild: every old file is replaced or removed by the next commit
             self.manifest = None
@@ -218,6 +227,23 @@ class MilvusStore:
                 server_manager_instance.release_server(self.uri)
 
     # -- the manifest --------------------------------------------------------------
+
+    def _has_place_fields(self) -> bool:
+        if not self.client.has_collection(self.chunks_name):
+            return True
+        names = {field["name"] for field in self.client.describe_collection(self.chunks_name)["fields"]}
+        if set(_PLACE_FIELDS) <= names:
+            return True
+        if self.uri + self.chunks_name not in _warned_no_places:
+            _warned_no_places.add(self.uri + self.chunks_name)
+            print(f"note: Milvus collection {self.chunks_name} was made before PDF pages were stored: its passages show "
+                  "no page. Run rag ingest --rebuild to add them.", file=sys.stderr)
+        return False
+
+    @property
+    def _output(self) -> list[str]:
+        """The chunk fields reads ask for (a collection made before page and bbox lacks them)."""
+        return _CHUNK_OUTPUT + _PLACE_FIELDS if self.places else _CHUNK_OUTPUT
 
     def _read_manifest(self) -> None:
         if not self.client.has_collection(self.files_name):
@@ -308,7 +334,7 @@ class MilvusStore:
             return []
         found = self.client.search(
             self.chunks_name, data=[np.asarray(query_vector, dtype=np.float32).tolist()], anns_field="vector",
-            limit=min(k, MAX_SEARCH_LIMIT), filter=self._visible(where), output_fields=_CHUNK_OUTPUT,
+            limit=min(k, MAX_SEARCH_LIMIT), filter=self._visible(where), output_fields=self._output,
             search_params={"metric_type": "IP", "params": {"ef": max(k, HNSW_EF_SEARCH)}}, consistency_level="Strong",
         )
         return [(self._remember(hit["entity"]), float(hit["distance"])) for hit in found[0]]
@@ -321,7 +347,7 @@ class MilvusStore:
             return []
         found = self.client.search(
             self.chunks_name, data=[terms], anns_field="sparse", limit=min(k, MAX_SEARCH_LIMIT),
-            filter=self._visible(where), output_fields=_CHUNK_OUTPUT, search_params={"metric_type": "BM25"},
+            filter=self._visible(where), output_fields=self._output, search_params={"metric_type": "BM25"},
             consistency_level="Strong",
         )
         sign = -1.0 if self.lite else 1.0  # Milvus Lite reports BM25 scores negated
@@ -342,14 +368,14 @@ class MilvusStore:
                 found[chunk_id] = chunk
         for part in iter_batches([i for i in dict.fromkeys(ids) if i not in found], ID_SLICE):
             expr = f"{self._visible()} and chunk_id in {quote_list(part)}"
-            for row in self.client.query(self.chunks_name, filter=expr, output_fields=_CHUNK_OUTPUT, consistency_level="Strong"):
+            for row in self.client.query(self.chunks_name, filter=expr, output_fields=self._output, consistency_level="Strong"):
                 found[row["chunk_id"]] = _chunk_of(row)
         return [found[chunk_id] for chunk_id in ids if chunk_id in found]
 
     def all_chunks(self) -> list[Chunk]:
         if not self.count():
             return []
-        rows = self._query_all(self.chunks_name, self._visible(), _CHUNK_OUTPUT)
+        rows = self._query_all(self.chunks_name, self._visible(), self._output)
         chunks = [_chunk_of(row) for row in rows]
         return sorted(chunks, key=lambda c: (c.file or c.source, c.source, c.article_index, c.position))
 
@@ -416,15 +442,17 @@ class MilvusStore:
         if self.client.has_collection(self.chunks_name):
             fields = self.client.describe_collection(self.chunks_name)["fields"]
             stored = next((f["params"].get("dim") for f in fields if f["name"] == "vector"), None)
-            if stored is not None and int(stored) == dimension:
+            # vectors of another model cannot be reused; a rebuild also remakes a collection without page and bbox
+            if stored is not None and int(stored) == dimension and (self.places or not self.fresh):
                 return
-            self.client.drop_collection(self.chunks_name)  # vectors of another model cannot be reused
+            self.client.drop_collection(self.chunks_name)
             self.versions = {}
         self._create_chunks_collection(dimension)
+        self.places = True
         if not self.client.has_collection(self.files_name):
             self._create_files_collection()
 
-    def _create_chunks_collection(self, dimension: int) -> None:
+    def _create_chunks_collection(self, dimension: int, *, places: bool = True) -> None:
         pymilvus = _pymilvus()
         DataType = pymilvus.DataType
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -436,6 +464,9 @@ class MilvusStore:
             schema.add_field(name, DataType.VARCHAR, max_length=limit, **extra)
         for name in _INT_FIELDS:
             schema.add_field(name, DataType.INT64)
+        if places:  # False only to make the layout of an index from before they were stored (tests)
+            schema.add_field("page", DataType.INT64)
+            schema.add_field("bbox", DataType.JSON)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
         index = self.client.prepare_index_params()
         hnsw = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}
@@ -505,6 +536,8 @@ class MilvusStore:
                    **{name: getattr(chunk, name) for name in ("chunk_id", "file", "source", "title", "date", "newspaper", "text")},
                    **{name: int(getattr(chunk, name)) for name in _INT_FIELDS}}
             row["file"] = chunk.file or chunk.source
+            if self.places:
+                row.update(page=chunk.page or 0, bbox={"box": [float(v) for v in chunk.bbox]} if chunk.bbox else {})
             if self.bm25:
                 row["tokens"] = self._terms(tokenize(lexical_text(chunk)))
             rows.append({k: _cut(v, _TEXT_FIELDS[k]) if k in _TEXT_FIELDS else v for k, v in row.items()})
@@ -537,7 +570,8 @@ def _chunk_of(row: dict) -> Chunk:
 
     return Chunk(chunk_id=row["chunk_id"], text=row["text"], source=row["source"], title=text("title"),
                  date=text("date"), newspaper=text("newspaper"), file=row.get("file") or "",
-                 **{name: int(row[name]) for name in _INT_FIELDS})
+                 **{name: int(row[name]) for name in _INT_FIELDS},
+                 page=int(row["page"]) if row.get("page") else None, bbox=(row.get("bbox") or {}).get("box"))
 
 
 def _server_has_bm25(client, uri: str) -> bool:

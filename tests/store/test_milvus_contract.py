@@ -81,3 +81,42 @@ def test_a_connected_store_takes_up_another_processes_ingest(base_settings, embe
     finally:
         close(searcher.store)
         close(patient)
+
+
+# --- a collection made before page and bbox were stored ----------------------------------------
+
+
+def test_a_collection_without_page_fields_opens_and_a_rebuild_adds_them(store_settings, embeddings, tmp_path, capfd):
+    from rag.store import ingest
+    from rag.store.factory import open_store
+    from rag.store.milvus_store import _warned_no_places
+    from tests.store.contract import close, write_corpus
+
+    old = open_store(store_settings, create=True)  # the two collections as an older version made them
+    old._create_files_collection()
+    old._create_chunks_collection(embeddings.dimension, places=False)
+    _warned_no_places.clear()
+    close(old)
+    corpus = write_corpus(tmp_path / "corpus")
+    ingest([corpus], store_settings, embeddings=embeddings)
+    store = open_store(store_settings)
+    try:
+        notes = [line for line in capfd.readouterr().err.splitlines() if "page" in line]
+        assert len(notes) == 1 and "rag ingest --rebuild" in notes[0], notes
+        assert not store.places and store.count() == store.manifest.chunk_count > 3
+        chunks = store.all_chunks()
+        assert {c.file for c in chunks} == {"steel.txt", "library.txt", "news.jsonl"}
+        assert all(c.page is None and c.bbox is None for c in chunks)
+        top = store.get_chunks([store.lexical_search("太钢 碳中和", 1)[0][0]])[0]
+        assert top.file == "steel.txt" and top.page is None
+    finally:
+        close(store)
+
+    ingest([corpus], store_settings, embeddings=embeddings, rebuild=True)
+    store = open_store(store_settings)
+    try:
+        assert store.places and store.count() == store.manifest.chunk_count
+        fields = {f["name"] for f in store.client.describe_collection(store.chunks_name)["fields"]}
+        assert {"page", "bbox"} <= fields
+    finally:
+        close(store)
