@@ -120,3 +120,12 @@ def test_a_collection_without_page_fields_opens_and_a_rebuild_adds_them(store_se
         assert {"page", "bbox"} <= fields
     finally:
         close(store)
+
+
+@pytest.mark.parametrize("seconds", [-1.0, float("nan")])
+def test_a_negative_refresh_interval_is_refused(store_settings, seconds):
+    from rag.errors import InputError
+    from rag.store.factory import open_store
+
+    with pytest.raises(InputError, match="RAG_MILVUS_REFRESH_SECONDS must be 0 or more"):
+        open_store(store_settings.replace(milvus_refresh_seconds=seconds), create=True)
