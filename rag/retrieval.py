@@ -149,8 +149,10 @@ class Searcher:
             found = self._pool_only(query, query_vector, where)
         ranked, dense_of, lexical_of = found
         if self.sentence_weight:
-            head = self.store.get_chunks([chunk_id for chunk_id, _ in ranked[:RERANK_DEPTH]])
-            ranked = sentence_match_rerank(query, ranked, {c.chunk_id: c for c in head}, self.sentence_weight)
+            head = {c.chunk_id: c for c in self.store.get_chunks([chunk_id for chunk_id, _ in ranked[:RERANK_DEPTH]])}
+            # a chunk missing here belongs to a file that another thread's refresh just saw removed
+            kept = [item for item in ranked[:RERANK_DEPTH] if item[0] in head]
+            ranked = sentence_match_rerank(query, kept + ranked[RERANK_DEPTH:], head, self.sentence_weight, depth=len(kept))
         dense = [(chunk_id, dense_of[chunk_id]) for chunk_id, _ in ranked if chunk_id in dense_of]
         lexical = [(chunk_id, lexical_of[chunk_id]) for chunk_id, _ in ranked if lexical_of.get(chunk_id, 0.0) > 0]
         return ranked, dense, lexical
@@ -309,12 +311,10 @@ def sentence_match_rerank(
         return ranked
     asked = profile(question)
 
-    def best_sentence(row) -> float:
-        if row not in chunks:  # its file was removed by a commit taken up meanwhile
-            return 0.0
-        return max((lexical_score(asked, sentence) for sentence in split_sentences(chunks[row].text)), default=0.0)
+    def best_sentence(text: str) -> float:
+        return max((lexical_score(asked, sentence) for sentence in split_sentences(text)), default=0.0)
 
-    rescored = [(row, score + weight * best_sentence(row)) for row, score in head]
+    rescored = [(row, score + weight * best_sentence(chunks[row].text)) for row, score in head]
     rescored.sort(key=lambda item: -item[1])  # stable: ties keep the fused order
     return rescored + tail
 
