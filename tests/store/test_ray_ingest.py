@@ -53,11 +53,21 @@ def index_contents(settings) -> tuple[list[str], np.ndarray]:
         store.close()
 
 
+def places(settings) -> dict[str, tuple]:
+    """Every chunk's page and box (None for these text files: they must come back None, not NaN)."""
+    store = open_store(settings)
+    try:
+        return {chunk.chunk_id: (chunk.page, chunk.bbox) for chunk in store.all_chunks()}
+    finally:
+        store.close()
+
+
 def assert_same_index(settings, reference) -> None:
     ids, vectors = index_contents(settings)
     ref_ids, ref_vectors = index_contents(reference)
     assert ids == ref_ids
     np.testing.assert_allclose(vectors, ref_vectors, atol=1e-5)  # fp32 noise: batches pad differently
+    assert places(settings) == places(reference)
 
 
 def embedder_pids() -> list[int]:
