@@ -1,4 +1,5 @@
-"""`rag ingest --ray`: the same index as a local ingest, a killed worker, a killed run resumed.
+"""`rag ingest --ray`: the same index as a local ingest, a killed worker, a killed run resumed,
+a PDF's pages and boxes written into Milvus by the writer actors.
 
 Integration tests: the real model on a local Ray instance (started once for the module),
 and a `milvus-lite server` for the writes from Ray's writer actors. About two minutes on
@@ -154,3 +155,20 @@ def test_a_killed_run_leaves_the_index_as_it_was_and_the_next_embeds_only_the_re
     reference = base_settings.replace(index_dir=tmp_path / "local")
     ingest(paths, reference)
     assert_same_index(settings, reference)
+
+
+def test_a_pdf_through_ray_into_milvus_keeps_every_page_and_box(local_ray, base_settings, tmp_path, milvus_lite_server):
+    """A generated two-page issue: Ray's writer actors store each chunk's page and article box
+    in Milvus exactly as the local ingest keeps them."""
+    from tests.corpus.test_pdf_layout import ISSUE, _bench
+
+    pdf, _ = _bench("make_test_pdfs").make_issue(ISSUE, tmp_path / "pdf", columns=3)
+    pdf.with_suffix(".truth.json").unlink()
+    settings = base_settings.replace(store="milvus", milvus_uri=milvus_lite_server, index_dir=tmp_path / "ray",
+                                     ray_address="local")
+    ingest([pdf], settings)
+    reference = base_settings.replace(index_dir=tmp_path / "local")
+    ingest([pdf], reference)
+    assert_same_index(settings, reference)
+    found = places(settings)
+    assert {page for page, _ in found.values()} == {1, 2} and all(len(box) == 4 for _, box in found.values())
