@@ -77,6 +77,7 @@ class Settings:
     store: str = "local"  # local (FAISS + bm25s files in index_dir) | milvus (a collection named after index_dir)
     milvus_uri: str = ""  # a local file path (Milvus Lite) or http://host:19530 (a Milvus server)
     milvus_token: str | None = None  # "user:password" or an API key, for a server with authentication
+    milvus_refresh_seconds: float = 5.0  # how often an opened Milvus index checks for another process's commit (0: every search)
 
     # embedding an ingest's chunks on Ray (rag/store/ray_ingest.py; the optional extra "scale")
     ray_address: str | None = None  # None: no Ray; "local": a Ray instance on this machine; else a cluster's address

@@ -72,6 +72,7 @@ class Searcher:
         # sentence text -> vector, shared by every answer pipeline over this index
         self.sentence_vectors: dict[str, np.ndarray] = {}
         self._moments: ScoreMoments | None = None
+        self._moments_generation = ""  # the store generation the moments were computed for
         self._moments_lock = threading.Lock()
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid", where: SearchFilter | None = None) -> list[SearchResult]:
@@ -83,6 +84,7 @@ class Searcher:
             raise InputError(f"Unknown retrieval mode '{mode}'. Use one of: {', '.join(MODES)}")
         if k < 1:
             raise InputError(f"k must be at least 1 (got {k}).")
+        self.refresh()
         where = active(where)
         if not self.store.count() or (where is not None and not self.store.count(where)):
             return []  # an empty index, or a filter no chunk passes
@@ -104,6 +106,8 @@ class Searcher:
         head = ranked[:k]
         chunks = {chunk.chunk_id: chunk for chunk in self.store.get_chunks([chunk_id for chunk_id, _ in head])}
         results = []
+        # a chunk of a file that another thread's refresh just saw removed is no longer found
+        head = [(chunk_id, score) for chunk_id, score in head if chunk_id in chunks]
         for rank, (chunk_id, score) in enumerate(head, start=1):
             scores = {}
             if chunk_id in dense_scores:
@@ -112,6 +116,16 @@ class Searcher:
                 scores["bm25"] = bm25_scores[chunk_id]
             results.append(SearchResult(chunks[chunk_id], score, rank, scores))
         return results
+
+    def refresh(self) -> None:
+        """Take up a commit another process made to a shared store (Milvus; see its ``refresh``).
+
+        The index may now hold another model's vectors: that is refused as at opening. The
+        score moments follow the store's generation (``score_moments``); the sentence vectors
+        are keyed by the sentence's text, so they stay right.
+        """
+        if self.store.refresh():
+            self.store.manifest.check_model(self.embeddings.model_id, self.embeddings.dimension)
 
     def matching(self, where: SearchFilter | None) -> int:
         """How many chunks ``where`` lets through (all of them for no filter)."""
@@ -135,8 +149,10 @@ class Searcher:
             found = self._pool_only(query, query_vector, where)
         ranked, dense_of, lexical_of = found
         if self.sentence_weight:
-            head = self.store.get_chunks([chunk_id for chunk_id, _ in ranked[:RERANK_DEPTH]])
-            ranked = sentence_match_rerank(query, ranked, {c.chunk_id: c for c in head}, self.sentence_weight)
+            head = {c.chunk_id: c for c in self.store.get_chunks([chunk_id for chunk_id, _ in ranked[:RERANK_DEPTH]])}
+            # a chunk missing here belongs to a file that another thread's refresh just saw removed
+            kept = [item for item in ranked[:RERANK_DEPTH] if item[0] in head]
+            ranked = sentence_match_rerank(query, kept + ranked[RERANK_DEPTH:], head, self.sentence_weight, depth=len(kept))
         dense = [(chunk_id, dense_of[chunk_id]) for chunk_id, _ in ranked if chunk_id in dense_of]
         lexical = [(chunk_id, lexical_of[chunk_id]) for chunk_id, _ in ranked if lexical_of.get(chunk_id, 0.0) > 0]
         return ranked, dense, lexical
@@ -202,13 +218,15 @@ class Searcher:
         return max(k, RERANK_DEPTH) if self.sentence_weight else k
 
     def score_moments(self) -> ScoreMoments | None:
-        """The index's :class:`ScoreMoments`, computed on first use (0.3 s at 100,000 chunks); None
-        when the backend cannot give them."""
+        """The index's :class:`ScoreMoments`, computed on first use (0.3 s at 100,000 chunks) and
+        again after the store takes up another commit; None when the backend cannot give them."""
         if not self.store.capabilities.dense_moments:
             return None
         with self._moments_lock:
-            if self._moments is None:
+            generation = self.store.generation
+            if self._moments is None or self._moments_generation != generation:
                 self._moments = self.store.dense_moments(None)
+                self._moments_generation = generation
             return self._moments
 
 

@@ -11,7 +11,10 @@ Every store answers:
   a :class:`~rag.store.filters.SearchFilter` inside the search;
 - ``get_chunks``, ``all_chunks``, ``count``, ``stats``, ``documents``, ``manifest``, ``close``;
 - ``commit(changes)``: a batch of added, replaced and removed files made visible together
-  (per file: a search sees its old or its new version, never a mix).
+  (per file: a search sees its old or its new version, never a mix);
+- ``generation`` and ``refresh()``: which commit the opened store shows, and taking up a
+  commit another process made since (a store shared by several processes, Milvus, checks;
+  the local store is read once and stays as opened).
 
 Some answers are cheap for one backend and impossible for another; a backend declares
 which it offers in :class:`Capabilities`, and hybrid search picks its fusion from them
@@ -88,6 +91,9 @@ class Store(Protocol):
     name: str  # "local" or "milvus"
     capabilities: Capabilities
     manifest: Manifest | None
+    generation: str  # which commit this store shows; changes when refresh() takes up another one
+
+    def refresh(self) -> bool: ...  # take up another process's commit; True when the store changed
 
     def count(self, where: SearchFilter | None = None) -> int: ...
 

@@ -4,7 +4,9 @@ Reading is :class:`~rag.store.index_store.IndexStore` (checksums, the CURRENT po
 this class adds the protocol's searches, keyed by chunk id instead of row number, and
 ``commit``, which writes a complete new generation and switches CURRENT to it in one
 rename (the layout is drawn in rag/store/index_store.py). Because a generation is
-immutable, an opened ``LocalStore`` is a snapshot: a later commit does not change it.
+immutable, an opened ``LocalStore`` is a snapshot: a later commit does not change it, and
+``refresh()`` takes up nothing (one process serves a local index; the app reopens it after
+its own changes).
 
 It can score every chunk both ways cheaply (all vectors are in memory, BM25 scores all
 rows at once), so it offers every capability and hybrid search fuses exactly.
@@ -74,6 +76,15 @@ class LocalStore(IndexStore):
 
     def close(self) -> None:
         """Nothing to release: a generation is read into memory when opened."""
+
+    @property
+    def generation(self) -> str:
+        """The generation folder this store was read from ("" for an empty index)."""
+        return self.path.name if self.path is not None else ""
+
+    def refresh(self) -> bool:
+        """Nothing to take up: an opened generation stays as it was read (reopen for a newer one)."""
+        return False
 
     # -- reading -------------------------------------------------------------------
 

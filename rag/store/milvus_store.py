@@ -10,11 +10,16 @@ and ``rag_idx_files``.
 product), the chunk's text and metadata as scalar fields, and ``tokens``: the project's
 own BM25 terms (rag/store/tokenize.py) joined by spaces, which Milvus's BM25 function
 turns into a sparse vector. Splitting on spaces is all the analyzer has to do, so both
-backends score the same terms.
+backends score the same terms. A PDF passage's page is an INT64 (0 for none: pages count
+from 1) and its article's box a JSON object (``{"box": [x0, y0, x1, y1]}``, ``{}`` for
+none): fields that are never null, and a JSON object, are what Milvus 2.3 takes (nullable
+fields are Milvus 2.5; 2.3 refuses a JSON list). A collection made before these two
+fields opens as it is: its chunks have no page, with a note that ``rag ingest --rebuild``
+(which makes the collection again) adds them.
 
-``rag_<name>_files``: the manifest, one row per file (its entry and its live *version*)
-and one ``meta`` row (model, chunking settings). Milvus needs a vector field in every
-collection, so it carries a 2-dimensional dummy.
+``rag_<name>_files``: the manifest, one row per file (its entry and its live *version*),
+one ``meta`` row (model, chunking settings) and one ``generation`` row (a fresh id per
+commit). Milvus needs a vector field in every collection, so it carries a 2-dimensional dummy.
 
 Milvus has no transactions; a commit is made safe by versions instead:
 
@@ -22,12 +27,27 @@ Milvus has no transactions; a commit is made safe by versions instead:
    sees them yet, since every search is restricted to the versions the manifest lists;
 2. each file's manifest row is switched to its new version, one row at a time, so a
    search sees each file whole, old or new;
-3. rows of versions no manifest row lists (replaced, removed, or left by an interrupted
+3. the ``generation`` row gets a fresh id: the sign to other processes that the manifest
+   changed;
+4. rows of versions no manifest row lists (replaced, removed, or left by an interrupted
    commit) are deleted.
 
-An opened store keeps the versions it read, so it is a snapshot until reopened. The rows
-of a version never change, so within a snapshot the store also keeps what it was told:
-the chunks a search returned (asked for in the search itself) and the count of each
+An opened store keeps the manifest and versions it read: a snapshot. Several app servers
+(and ``rag`` commands) share one index, so a snapshot must not live forever: ``refresh()``
+(called by ``Searcher`` before each search) reads the ``generation`` row, at most once every
+``milvus_refresh_seconds`` (``RAG_MILVUS_REFRESH_SECONDS``, default 5; 0 checks before every
+search), and when another process has committed since, reads the whole manifest again and
+drops what it kept of the old snapshot. The check is one point read by primary key with
+"Session" consistency: it waits for no time tick, so it costs one round trip (2-4 ms p50 on
+a local Milvus 2.3.5 server, where the same read with Strong consistency took 200 ms), while a
+full manifest read costs a tick per request and grows with the files.
+Another process's commit is thus seen within the refresh interval (plus the server's
+replication lag). In that window a search still sees the old snapshot, and files the commit
+replaced may be missing from it once step 4 has deleted their old rows; a file is never
+seen half old, half new.
+
+The rows of a version never change, so within a snapshot the store also keeps what it was
+told: the chunks a search returned (asked for in the search itself) and the count of each
 filter. Under Strong consistency every request to a server waits for a time tick (200 ms
 on Milvus 2.3.5's defaults), so a dense search is one request, not two or three. (Asking
 a 2.3.5 search for the vectors too costs a second tick: the vectors are read separately.)
@@ -40,6 +60,8 @@ import json
 import logging
 import re
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -47,7 +69,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from rag.config import Settings
-from rag.errors import StoreError
+from rag.errors import InputError, StoreError
 from rag.records import Chunk
 from rag.store.base import Capabilities, ChangeSet, Hits, commit_stage, iter_batches
 from rag.store.filters import SearchFilter, active
@@ -62,15 +84,18 @@ MAX_SEARCH_LIMIT = 16384  # Milvus refuses a larger top-k
 INSERT_SLICE = 256  # rows per insert call
 ID_SLICE = 500  # ids per "in [...]" expression
 META_KEY = "meta"
+GENERATION_KEY = "generation"
 FILE_PREFIX = "file:"
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # (field, max bytes) of the string fields; longer values are cut on a character boundary
 _TEXT_FIELDS = {"chunk_id": 128, "version": 40, "file": 1024, "source": 1024, "title": 2048, "date": 64,
                 "day": 16, "newspaper": 512, "text": 65535, "tokens": 65535}
 _INT_FIELDS = ("article_index", "position", "start", "end")
+_PLACE_FIELDS = ["page", "bbox"]  # where a PDF passage is printed: INT64 (0: none) and JSON {"box": [...]} ({}: none)
 _CHUNK_OUTPUT = ["chunk_id", "file", "source", "title", "date", "newspaper", "text", *_INT_FIELDS]
 SEEN_LIMIT = 5000  # chunks kept from recent searches; the whole cache is dropped beyond that
 _warned_dense_only: set[str] = set()
+_warned_no_places: set[str] = set()
 _lite_users: dict[str, int] = {}  # Milvus Lite database -> stores of this process that have it open
 
 
@@ -146,7 +171,7 @@ class MilvusStore:
     name = "milvus"
 
     def __init__(self, client, uri: str, prefix: str, *, bm25: bool, lite: bool, fresh: bool = False,
-                 local_file: bool | None = None):
+                 local_file: bool | None = None, refresh_seconds: float = Settings.milvus_refresh_seconds):
         self.client = client
         self.uri = uri
         self.chunks_name = f"{prefix}_chunks"
@@ -157,14 +182,22 @@ class MilvusStore:
         self.capabilities = Capabilities(raw_vectors=True, dense_moments=True, approximate_dense=True)
         self.versions: dict[str, str] = {}  # source -> live version
         self.manifest: Manifest | None = None
+        self.generation = ""  # the generation row's id when the manifest was read ("" before any commit)
+        self.refresh_seconds = refresh_seconds
+        self._checked = time.monotonic()  # when the generation row was last read
+        self._refresh_lock = threading.Lock()
         self._seen: dict[str, Chunk] = {}  # chunk id -> chunk, from searches
         self._counts: dict[SearchFilter, int] = {}
+        self.fresh = fresh
+        self.places = self._has_place_fields()  # False: a collection made before page and bbox were stored
         self._read_manifest()
         if fresh:  # ingest --rebuild: every old file is replaced or removed by the next commit
             self.manifest = None
 
     @classmethod
     def connect(cls, settings: Settings, *, fresh: bool = False) -> "MilvusStore":
+        if not settings.milvus_refresh_seconds >= 0:  # also refuses NaN
+            raise InputError(f"RAG_MILVUS_REFRESH_SECONDS must be 0 or more seconds, not {settings.milvus_refresh_seconds}.")
         pymilvus = _pymilvus()
         uri = resolve_uri(settings)
         local_file = not re.match(r"^(https?|tcp|unix)://", uri)
@@ -178,7 +211,7 @@ class MilvusStore:
         if local_file:
             _lite_users[uri] = _lite_users.get(uri, 0) + 1
         return cls(client, uri, collection_prefix(settings.index_dir), bm25=bm25, lite=lite, fresh=fresh,
-                   local_file=local_file)
+                   local_file=local_file, refresh_seconds=settings.milvus_refresh_seconds)
 
     def close(self) -> None:
         """Close the connection; the last store of a Milvus Lite database in this process also
@@ -196,6 +229,23 @@ class MilvusStore:
 
     # -- the manifest --------------------------------------------------------------
 
+    def _has_place_fields(self) -> bool:
+        if not self.client.has_collection(self.chunks_name):
+            return True
+        names = {field["name"] for field in self.client.describe_collection(self.chunks_name)["fields"]}
+        if set(_PLACE_FIELDS) <= names:
+            return True
+        if self.uri + self.chunks_name not in _warned_no_places:
+            _warned_no_places.add(self.uri + self.chunks_name)
+            print(f"note: Milvus collection {self.chunks_name} was made before PDF pages were stored: its passages show "
+                  "no page. Run rag ingest --rebuild to add them.", file=sys.stderr)
+        return False
+
+    @property
+    def _output(self) -> list[str]:
+        """The chunk fields reads ask for (a collection made before page and bbox lacks them)."""
+        return _CHUNK_OUTPUT + _PLACE_FIELDS if self.places else _CHUNK_OUTPUT
+
     def _read_manifest(self) -> None:
         if not self.client.has_collection(self.files_name):
             return
@@ -203,18 +253,49 @@ class MilvusStore:
         if self.client.has_collection(self.chunks_name):
             self.client.load_collection(self.chunks_name)
         rows = self._query_all(self.files_name, 'key != ""', ["key", "payload"])
-        meta = next((json.loads(r["payload"]) for r in rows if r["key"] == META_KEY), None)
+        payloads = {row["key"]: json.loads(row["payload"]) for row in rows}
+        meta = payloads.get(META_KEY)
         if meta is None:
             return
         files, versions = {}, {}
-        for row in rows:
-            if row["key"].startswith(FILE_PREFIX):
-                payload = json.loads(row["payload"])
+        for key, payload in payloads.items():
+            if key.startswith(FILE_PREFIX):
                 entry = FileEntry(**payload["entry"])
                 files[entry.source], versions[entry.source] = entry, payload["version"]
-        self.manifest = Manifest.from_json({**meta, "files": {}})
-        self.manifest.files = files
-        self.versions = versions
+        manifest = Manifest.from_json({**meta, "files": {}})
+        manifest.files = files
+        self.manifest, self.versions = manifest, versions
+        self.generation = payloads.get(GENERATION_KEY, {}).get("id", "")
+
+    def refresh(self) -> bool:
+        """Take up a commit another process made since the manifest was read; True when there was one.
+
+        Reads the generation row at most once every ``refresh_seconds``; a new generation
+        means the whole manifest is read again and the chunks and counts kept from the old
+        snapshot are dropped.
+        """
+        if self.client is None or time.monotonic() - self._checked < self.refresh_seconds:
+            return False
+        with self._refresh_lock:  # one thread checks; the others wait for its answer, then use it
+            if time.monotonic() - self._checked < self.refresh_seconds:
+                return False
+            changed = self._stored_generation() != self.generation
+            if changed:  # (a rebuild elsewhere may also have made the chunks collection again)
+                self.places = self._has_place_fields()
+                self._read_manifest()
+                self._seen.clear()
+                self._counts.clear()
+            self._checked = time.monotonic()
+            return changed
+
+    def _stored_generation(self) -> str:
+        """The generation row's id now ("" when there is none yet): one point read, no time tick."""
+        try:
+            rows = self.client.query(self.files_name, ids=[GENERATION_KEY], output_fields=["payload"],
+                                     consistency_level="Session")
+        except _pymilvus().MilvusException:  # no files collection yet: nothing was committed
+            return ""
+        return json.loads(rows[0]["payload"]).get("id", "") if rows else ""
 
     def _visible(self, where: SearchFilter | None = None) -> str:
         """The expression every read uses: live versions only, and the user's filter."""
@@ -255,7 +336,7 @@ class MilvusStore:
             return []
         found = self.client.search(
             self.chunks_name, data=[np.asarray(query_vector, dtype=np.float32).tolist()], anns_field="vector",
-            limit=min(k, MAX_SEARCH_LIMIT), filter=self._visible(where), output_fields=_CHUNK_OUTPUT,
+            limit=min(k, MAX_SEARCH_LIMIT), filter=self._visible(where), output_fields=self._output,
             search_params={"metric_type": "IP", "params": {"ef": max(k, HNSW_EF_SEARCH)}}, consistency_level="Strong",
         )
         return [(self._remember(hit["entity"]), float(hit["distance"])) for hit in found[0]]
@@ -268,7 +349,7 @@ class MilvusStore:
             return []
         found = self.client.search(
             self.chunks_name, data=[terms], anns_field="sparse", limit=min(k, MAX_SEARCH_LIMIT),
-            filter=self._visible(where), output_fields=_CHUNK_OUTPUT, search_params={"metric_type": "BM25"},
+            filter=self._visible(where), output_fields=self._output, search_params={"metric_type": "BM25"},
             consistency_level="Strong",
         )
         sign = -1.0 if self.lite else 1.0  # Milvus Lite reports BM25 scores negated
@@ -289,14 +370,14 @@ class MilvusStore:
                 found[chunk_id] = chunk
         for part in iter_batches([i for i in dict.fromkeys(ids) if i not in found], ID_SLICE):
             expr = f"{self._visible()} and chunk_id in {quote_list(part)}"
-            for row in self.client.query(self.chunks_name, filter=expr, output_fields=_CHUNK_OUTPUT, consistency_level="Strong"):
+            for row in self.client.query(self.chunks_name, filter=expr, output_fields=self._output, consistency_level="Strong"):
                 found[row["chunk_id"]] = _chunk_of(row)
         return [found[chunk_id] for chunk_id in ids if chunk_id in found]
 
     def all_chunks(self) -> list[Chunk]:
         if not self.count():
             return []
-        rows = self._query_all(self.chunks_name, self._visible(), _CHUNK_OUTPUT)
+        rows = self._query_all(self.chunks_name, self._visible(), self._output)
         chunks = [_chunk_of(row) for row in rows]
         return sorted(chunks, key=lambda c: (c.file or c.source, c.source, c.article_index, c.position))
 
@@ -345,11 +426,13 @@ class MilvusStore:
         gone = [source for source in self.versions if source not in manifest.files]
         for part in iter_batches(gone, ID_SLICE):
             self.client.delete(self.files_name, filter=f"key in {quote_list(FILE_PREFIX + s for s in part)}")
+        generation = uuid.uuid4().hex
+        self.client.upsert(self.files_name, [_files_row(GENERATION_KEY, {"id": generation})])
         commit_stage("manifest switched")
         live = {source: version for source, version in self.versions.items() if source in manifest.files}
         live.update(new_versions)
         self._delete_stale(set(live.values()))
-        self.manifest, self.versions = manifest, live
+        self.manifest, self.versions, self.generation = manifest, live, generation
         self._seen.clear()
         self._counts.clear()
 
@@ -361,15 +444,17 @@ class MilvusStore:
         if self.client.has_collection(self.chunks_name):
             fields = self.client.describe_collection(self.chunks_name)["fields"]
             stored = next((f["params"].get("dim") for f in fields if f["name"] == "vector"), None)
-            if stored is not None and int(stored) == dimension:
+            # vectors of another model cannot be reused; a rebuild also remakes a collection without page and bbox
+            if stored is not None and int(stored) == dimension and (self.places or not self.fresh):
                 return
-            self.client.drop_collection(self.chunks_name)  # vectors of another model cannot be reused
+            self.client.drop_collection(self.chunks_name)
             self.versions = {}
         self._create_chunks_collection(dimension)
+        self.places = True
         if not self.client.has_collection(self.files_name):
             self._create_files_collection()
 
-    def _create_chunks_collection(self, dimension: int) -> None:
+    def _create_chunks_collection(self, dimension: int, *, places: bool = True) -> None:
         pymilvus = _pymilvus()
         DataType = pymilvus.DataType
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -381,6 +466,9 @@ class MilvusStore:
             schema.add_field(name, DataType.VARCHAR, max_length=limit, **extra)
         for name in _INT_FIELDS:
             schema.add_field(name, DataType.INT64)
+        if places:  # False only to make the layout of an index from before they were stored (tests)
+            schema.add_field("page", DataType.INT64)
+            schema.add_field("bbox", DataType.JSON)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
         index = self.client.prepare_index_params()
         hnsw = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}
@@ -450,6 +538,8 @@ class MilvusStore:
                    **{name: getattr(chunk, name) for name in ("chunk_id", "file", "source", "title", "date", "newspaper", "text")},
                    **{name: int(getattr(chunk, name)) for name in _INT_FIELDS}}
             row["file"] = chunk.file or chunk.source
+            if self.places:
+                row.update(page=chunk.page or 0, bbox={"box": [float(v) for v in chunk.bbox]} if chunk.bbox else {})
             if self.bm25:
                 row["tokens"] = self._terms(tokenize(lexical_text(chunk)))
             rows.append({k: _cut(v, _TEXT_FIELDS[k]) if k in _TEXT_FIELDS else v for k, v in row.items()})
@@ -482,7 +572,8 @@ def _chunk_of(row: dict) -> Chunk:
 
     return Chunk(chunk_id=row["chunk_id"], text=row["text"], source=row["source"], title=text("title"),
                  date=text("date"), newspaper=text("newspaper"), file=row.get("file") or "",
-                 **{name: int(row[name]) for name in _INT_FIELDS})
+                 **{name: int(row[name]) for name in _INT_FIELDS},
+                 page=int(row["page"]) if row.get("page") else None, bbox=(row.get("bbox") or {}).get("box"))
 
 
 def _server_has_bm25(client, uri: str) -> bool:

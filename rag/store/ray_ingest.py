@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -189,6 +190,8 @@ def _run(ray, jobs, directory: Path, model, settings: Settings, store, versions:
             item.update(version=versions[source], **{f"chunk_{k}": v for k, v in dataclasses.asdict(chunk).items()})
             item["chunk_title"], item["chunk_date"], item["chunk_newspaper"] = (
                 chunk.title or "", chunk.date or "", chunk.newspaper or "")
+            # Ray Data turns a column with None into NaN floats, and boxes into arrays: plain values here
+            item["chunk_page"], item["chunk_bbox"] = chunk.page or 0, json.dumps(chunk.bbox)
         items.append(item)
     dataset = ray.data.from_items(items).map_batches(
         PassageEmbedder,
@@ -267,6 +270,7 @@ class MilvusWriter:
                 values = {k: (v.item() if hasattr(v, "item") else v) for k, v in values.items()}
                 for name in ("title", "date", "newspaper"):
                     values[name] = values[name] or None
+                values["page"], values["bbox"] = int(values["page"]) or None, json.loads(values["bbox"])
                 chunks.append(Chunk(**values))
             self.store.insert_rows(chunks, np.asarray(batch["vector"][rows], dtype=np.float32), version)
         return {"row": batch["row"]}

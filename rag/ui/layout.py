@@ -154,7 +154,9 @@ def stats_text(settings: Settings) -> str:
     from rag.retrieval import load_searcher
 
     try:
-        return render.stats_markdown(load_searcher(settings).store.stats())
+        searcher = load_searcher(settings)
+        searcher.refresh()  # another app server may have changed a shared index
+        return render.stats_markdown(searcher.store.stats())
     except RagError as exc:
         return render.stats_markdown(None, str(exc))
 

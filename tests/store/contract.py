@@ -6,7 +6,9 @@ real embedding model on three small files:
 
 - ``steel.txt``: 太钢's carbon roadmap (no date, no paper);
 - ``library.txt``: libraries in 株洲 (no date, no paper);
-- ``news.jsonl``: three dated records from two papers.
+- ``news.jsonl``: three dated records from two papers;
+- ``paper.pdf``: two passages of a PDF page, committed as chunks (one with its page and
+  article box, one without), for what a store keeps of where a passage is printed.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ import pytest
 
 from rag.config import PROJECT_ROOT
 from rag.errors import StoreError
+from rag.records import Chunk
 from rag.retrieval import Searcher
 from rag.store import ingest, remove_sources
+from rag.store.base import ChangeSet, FileBatch
 from rag.store.factory import open_store
 from rag.store.filters import SearchFilter
+from rag.store.manifest import FileEntry, Manifest
 
 STEEL = (
     "太钢正式发布了不锈钢低碳冶金技术路线图。\n\n"
@@ -245,6 +250,39 @@ class FilterContract(Fixtures):
         assert self.searcher(built, model).search("株洲", k=3, where=where) == []
 
 
+class PlaceContract(Fixtures):
+    """A PDF passage's page and its article's box come back as they were committed; none stays None."""
+
+    BOX = [12.5, 40.0, 300.25, 512.0]
+
+    def test_page_and_bbox_round_trip(self, built, model):
+        chunks = [
+            Chunk(chunk_id="pdf-1", text="株洲日报讯：株洲高新区新建五座电动汽车充电站，年底前投入使用。", source="paper.pdf",
+                  title="充电站", file="paper.pdf", page=3, bbox=self.BOX),
+            Chunk(chunk_id="pdf-2", text="株洲日报讯：云龙社区食堂每天供应三百份午餐。", source="paper.pdf", title="社区食堂",
+                  file="paper.pdf", article_index=1),
+        ]
+        store = open_store(built)
+        try:
+            manifest = Manifest.from_json(store.manifest.to_json())
+            entry = manifest.files["paper.pdf"] = FileEntry("paper.pdf", "paper.pdf", "0" * 64, 2, 2)
+            store.commit(ChangeSet(manifest, [FileBatch(entry, chunks, model.encode_passages([c.text for c in chunks]))]))
+        finally:
+            close(store)
+        expected = {"pdf-1": (3, self.BOX), "pdf-2": (None, None)}
+        store = open_store(built)
+        try:
+            assert {c.chunk_id: (c.page, c.bbox) for c in store.get_chunks(["pdf-1", "pdf-2"])} == expected
+            assert {c.chunk_id: (c.page, c.bbox) for c in store.all_chunks() if c.file == "paper.pdf"} == expected
+            searcher = Searcher(store, model, dense_weight=built.dense_weight, sentence_weight=built.sentence_weight)
+            top = searcher.search("株洲高新区新建了几座充电站", k=1, mode="dense")[0].chunk
+            assert (top.chunk_id, top.page, top.bbox) == ("pdf-1", 3, self.BOX)
+            steel = searcher.search("太钢的碳中和目标是什么", k=1, mode="dense")[0].chunk
+            assert steel.file == "steel.txt" and steel.page is None and steel.bbox is None
+        finally:
+            close(store)
+
+
 # --- an ingest killed with SIGKILL in the middle of its commit -------------------------------
 
 
@@ -332,7 +370,7 @@ def files_of_texts(corpus: Path, model) -> dict[str, set[str]]:
     return out
 
 
-class StoreContract(IngestContract, SearchContract, FilterContract, InterruptedIngestContract):
+class StoreContract(IngestContract, SearchContract, FilterContract, PlaceContract, InterruptedIngestContract):
     """All of it: subclass this in a backend's test module."""
 
 

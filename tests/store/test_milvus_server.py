@@ -6,7 +6,7 @@ its own index name, so its own collections. Milvus 2.3.5 has no sparse vectors o
 function (those are Milvus 2.5 and later), so the backend runs dense-only there:
 
 - the store contract's dense parts (tests/store/contract.py): ingest, re-ingest, change,
-  delete, rebuild, the dense mode, every filter;
+  delete, rebuild, the dense mode, every filter, a PDF passage's page and box;
 - the dense path on its own, filters applied inside the search, and consistency: counts
   and results right immediately after a delete or re-ingest (``consistency_level="Strong"``);
 - hybrid and BM25: one clear note that BM25 needs Milvus 2.5, hybrid answers from the dense side.
@@ -24,7 +24,8 @@ from rag.store import ingest, remove_sources
 from rag.store.factory import open_store
 from rag.store.filters import SearchFilter
 from tests.store import contract
-from tests.store.contract import LIBRARY_CHANGED, FilterContract, IngestContract, SearchContract, close, files_of
+from tests.store.contract import (LIBRARY_CHANGED, FilterContract, IngestContract, PlaceContract, SearchContract, close,
+                                  files_of)
 
 pytest.importorskip("pymilvus", reason="the milvus extra is not installed (pip install '.[milvus]')")
 
@@ -75,6 +76,10 @@ class TestServerDenseSearch(SearchContract):
 
     def test_bm25_finds_nothing_for_unknown_words(self, built, model):
         assert self.searcher(built, model).search("ZZZQQQ", k=3, mode="bm25") == []
+
+
+class TestServerPlaces(PlaceContract):  # page as INT64, the box as JSON: both in Milvus 2.3
+    pass
 
 
 class TestServerFilters(FilterContract):
@@ -203,3 +208,24 @@ def test_no_bm25_is_said_once_and_hybrid_is_dense(store_settings, embeddings, ca
     finally:
         for store in stores:
             close(store)
+
+
+def test_an_open_store_takes_up_another_connections_commit(store_settings, embeddings):
+    """Two connections to the server: one removes a file, the other's next refresh sees it gone
+    (its generation check reads with Session consistency: within the server's replication lag)."""
+    import time
+
+    settings = store_settings.replace(milvus_refresh_seconds=0.0)
+    corpus = contract.write_corpus(settings.index_dir.parent / "corpus")
+    ingest([corpus], settings, embeddings=embeddings)
+    reader = open_store(settings)
+    try:
+        assert "library.txt" in {d.source for d in reader.documents()}
+        remove_sources(["library.txt"], settings)
+        deadline = time.monotonic() + 10
+        while not reader.refresh() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "library.txt" not in {d.source for d in reader.documents()}
+        assert reader.count() == len(reader.all_chunks()) and reader.count(SearchFilter.build(sources="library.txt")) == 0
+    finally:
+        close(reader)

@@ -1,4 +1,5 @@
-"""`rag ingest --ray`: the same index as a local ingest, a killed worker, a killed run resumed.
+"""`rag ingest --ray`: the same index as a local ingest, a killed worker, a killed run resumed,
+a PDF's pages and boxes written into Milvus by the writer actors.
 
 Integration tests: the real model on a local Ray instance (started once for the module),
 and a `milvus-lite server` for the writes from Ray's writer actors. About two minutes on
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -54,11 +54,21 @@ def index_contents(settings) -> tuple[list[str], np.ndarray]:
         store.close()
 
 
+def places(settings) -> dict[str, tuple]:
+    """Every chunk's page and box (None for these text files: they must come back None, not NaN)."""
+    store = open_store(settings)
+    try:
+        return {chunk.chunk_id: (chunk.page, chunk.bbox) for chunk in store.all_chunks()}
+    finally:
+        store.close()
+
+
 def assert_same_index(settings, reference) -> None:
     ids, vectors = index_contents(settings)
     ref_ids, ref_vectors = index_contents(reference)
     assert ids == ref_ids
     np.testing.assert_allclose(vectors, ref_vectors, atol=1e-5)  # fp32 noise: batches pad differently
+    assert places(settings) == places(reference)
 
 
 def embedder_pids() -> list[int]:
@@ -106,42 +116,20 @@ def test_a_worker_killed_mid_ingest_is_retried(local_ray, base_settings, tmp_pat
     assert_same_index(settings, reference)
 
 
-@pytest.fixture
-def milvus_server(tmp_path):
-    """A `milvus-lite server` on a free port: the Lite engine, shared by several processes."""
-    pytest.importorskip("milvus_lite", reason="Milvus Lite is not installed (pip install '.[milvus]')")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(tmp_path / "milvus"),
-                               "--host", "127.0.0.1", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=30)
-
-
-def test_a_killed_run_leaves_the_index_as_it_was_and_the_next_embeds_only_the_rest(base_settings, tmp_path, milvus_server):
+def test_a_killed_run_leaves_the_index_as_it_was_and_the_next_embeds_only_the_rest(base_settings, tmp_path, milvus_lite_server):
     """Writer actors insert into a Milvus server; the ingest is killed once some rows are in."""
     from pymilvus import MilvusClient
 
-    settings = base_settings.replace(store="milvus", milvus_uri=milvus_server, index_dir=tmp_path / "idx")
+    settings = base_settings.replace(store="milvus", milvus_uri=milvus_lite_server, index_dir=tmp_path / "idx")
     first = [CORPUS / SMALL[0]]
     ingest(first, settings)  # the index as it was: one issue
     before = index_contents(settings)
     paths = [CORPUS / name for name in SMALL + ["004_a03633453cf80aeb.txt"]]
 
-    fields = {"index_dir": str(settings.index_dir), "store": "milvus", "milvus_uri": milvus_server}
+    fields = {"index_dir": str(settings.index_dir), "store": "milvus", "milvus_uri": milvus_lite_server}
     child = subprocess.Popen([sys.executable, "-m", "tests.store.ray_ingest_child", json.dumps(fields), *map(str, paths)],
                              cwd=PROJECT_ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    client = MilvusClient(uri=milvus_server)
+    client = MilvusClient(uri=milvus_lite_server)
     chunks = "rag_idx_chunks"
     live = len(before[0])
     deadline = time.monotonic() + 300
@@ -167,3 +155,20 @@ def test_a_killed_run_leaves_the_index_as_it_was_and_the_next_embeds_only_the_re
     reference = base_settings.replace(index_dir=tmp_path / "local")
     ingest(paths, reference)
     assert_same_index(settings, reference)
+
+
+def test_a_pdf_through_ray_into_milvus_keeps_every_page_and_box(local_ray, base_settings, tmp_path, milvus_lite_server):
+    """A generated two-page issue: Ray's writer actors store each chunk's page and article box
+    in Milvus exactly as the local ingest keeps them."""
+    from tests.corpus.test_pdf_layout import ISSUE, _bench
+
+    pdf, _ = _bench("make_test_pdfs").make_issue(ISSUE, tmp_path / "pdf", columns=3)
+    pdf.with_suffix(".truth.json").unlink()
+    settings = base_settings.replace(store="milvus", milvus_uri=milvus_lite_server, index_dir=tmp_path / "ray",
+                                     ray_address="local")
+    ingest([pdf], settings)
+    reference = base_settings.replace(index_dir=tmp_path / "local")
+    ingest([pdf], reference)
+    assert_same_index(settings, reference)
+    found = places(settings)
+    assert {page for page, _ in found.values()} == {1, 2} and all(len(box) == 4 for _, box in found.values())
