@@ -1,7 +1,7 @@
 """`rag ingest --ray`: the same index as a local ingest, a killed worker, a killed run left as it was or resumed.
 
 Integration tests: the real model on a local Ray instance (started once for the module),
-and a `milvus-lite server` for the writes from Ray's writer actors. About two minutes on
+and a `milvus-lite server` for the writes from Ray's writer actors. About three minutes on
 2 cores, most of it the model.
 """
 
