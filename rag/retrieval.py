@@ -178,7 +178,8 @@ class Searcher:
     def _pool_only(self, query, query_vector, where, pools: dict[str, Ranked]):
         """z-scores over the two candidate pools only (recipe 3: a backend with no statistics, or
         BM25 hits filling their pool). Pools recipe 2 already searched are not searched again:
-        on a Milvus Lite server one BM25 search reads every row (about 2 s at 5,000 chunks)."""
+        each is a round trip to the store's server, and a BM25 search over rows Milvus Lite has
+        not flushed takes seconds."""
         dense_hits = pools.get("dense")
         if dense_hits is None:
             dense_hits = self.store.dense_search(query_vector, CANDIDATE_POOL, where)
