@@ -176,7 +176,7 @@ def measure(settings: Settings, model, questions: list[str], warmup: str) -> dic
     exact_top = searcher.exact_top(5)
     if searcher.pools_candidates:  # what hybrid search does over an approximate index
         searcher.score_moments()  # computed once, as the server does at start
-        pooled = lambda q: searcher._pooled(q, vectors[q], 5, None, require_exact=True)  # noqa: E731  (pools, then candidate_score_fusion)
+        pooled = lambda q: searcher._pooled(q, vectors[q], 5, None, {}, require_exact=True)  # noqa: E731  (pools, then candidate_score_fusion)
         parts["score fusion over a candidate pool (approximate index)"] = timed(pooled, questions)
         declined = sum(pooled(q) is None for q in questions)
     del searcher._query_vector

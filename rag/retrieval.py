@@ -140,13 +140,14 @@ class Searcher:
         # Pools save work only over an approximate dense index; filtered, the local store scores exactly anyway.
         prefer_pools = not can_score_all or (caps.approximate_dense and where is None)
         found = None
+        pools: dict[str, Ranked] = {}  # the candidate pools, searched once per question
         if can_pool_exactly and prefer_pools:
             # Where every chunk can be scored, pools must prove their top exact, else it is scored below.
-            found = self._pooled(query, query_vector, k, where, require_exact=can_score_all)
+            found = self._pooled(query, query_vector, k, where, pools, require_exact=can_score_all)
         if found is None and can_score_all:
             found = self._exact(query, query_vector, depth, where)
         if found is None:
-            found = self._pool_only(query, query_vector, where)
+            found = self._pool_only(query, query_vector, where, pools)
         ranked, dense_of, lexical_of = found
         if self.sentence_weight:
             head = {c.chunk_id: c for c in self.store.get_chunks([chunk_id for chunk_id, _ in ranked[:RERANK_DEPTH]])}
@@ -167,16 +168,17 @@ class Searcher:
         lexical_of = {table.ids[i]: float(table.scores[i]) for i, _ in fused}
         return ranked, dense_of, lexical_of
 
-    def _pooled(self, query, query_vector, k, where, *, require_exact: bool):
+    def _pooled(self, query, query_vector, k, where, pools: dict[str, Ranked], *, require_exact: bool):
         """Candidate pools with every-chunk statistics (recipe 2); None when they cannot be had,
-        or, with ``require_exact``, when the pools cannot vouch for an exact top."""
+        or, with ``require_exact``, when the pools cannot vouch for an exact top. The pools it
+        searched are left in ``pools`` for recipe 3."""
         pool = CANDIDATE_POOL
-        dense_hits = self.store.dense_search(query_vector, pool, where)
+        dense_hits = pools["dense"] = self.store.dense_search(query_vector, pool, where)
         total = self.store.count(where)
         if self.store.capabilities.every_lexical_score:
             lexical_hits, lexical_of, lexical_stats = _lexical_from_table(self.store.lexical_scores(query, where), pool)
         else:
-            lexical_hits = self.store.lexical_search(query, pool, where)
+            lexical_hits = pools["lexical"] = self.store.lexical_search(query, pool, where)
             if len(lexical_hits) >= pool and pool < total:
                 return None  # BM25's statistics over every chunk are unknown: plain pool fusion
             lexical_of = dict(lexical_hits)
@@ -189,10 +191,17 @@ class Searcher:
             self.dense_weight, self.exact_top(k), pool, total, require_exact=require_exact,
         )
 
-    def _pool_only(self, query, query_vector, where):
-        """z-scores over the two candidate pools only (recipe 3: a backend with no statistics)."""
-        dense_hits = self.store.dense_search(query_vector, CANDIDATE_POOL, where)
-        lexical_hits = self.store.lexical_search(query, CANDIDATE_POOL, where)
+    def _pool_only(self, query, query_vector, where, pools: dict[str, Ranked]):
+        """z-scores over the two candidate pools only (recipe 3: a backend with no statistics, or
+        BM25 hits filling their pool). Pools recipe 2 already searched are not searched again:
+        each is a round trip to the store's server, and a BM25 search over rows Milvus Lite has
+        not flushed takes seconds."""
+        dense_hits = pools.get("dense")
+        if dense_hits is None:
+            dense_hits = self.store.dense_search(query_vector, CANDIDATE_POOL, where)
+        lexical_hits = pools.get("lexical")
+        if lexical_hits is None:
+            lexical_hits = self.store.lexical_search(query, CANDIDATE_POOL, where)
         candidates = _union(dense_hits, lexical_hits)
         if self.store.capabilities.raw_vectors:
             dense_of = dict(zip(candidates, map(float, self.store.dense_scores(query_vector, candidates))))

@@ -432,6 +432,9 @@ class MilvusStore:
         live = {source: version for source, version in self.versions.items() if source in manifest.files}
         live.update(new_versions)
         self._delete_stale(set(live.values()))
+        # Rows not yet flushed are searched without their index: Milvus Lite rebuilds the BM25
+        # index of its unflushed rows on every search (3 s at 5,000 chunks, 20 ms once flushed).
+        self.client.flush(self.chunks_name)
         self.manifest, self.versions, self.generation = manifest, live, generation
         self._seen.clear()
         self._counts.clear()

@@ -1,15 +1,17 @@
-"""`rag ingest --ray`: the same index as a local ingest, a killed worker, a killed run resumed,
-a PDF's pages and boxes written into Milvus by the writer actors.
+"""`rag ingest --ray`: the same index as a local ingest, a killed worker, a killed run left as it
+was or resumed, a PDF's pages and boxes written into Milvus by the writer actors.
 
 Integration tests: the real model on a local Ray instance (started once for the module),
-and a `milvus-lite server` for the writes from Ray's writer actors. About two minutes on
+and a `milvus-lite server` for the writes from Ray's writer actors. About three minutes on
 2 cores, most of it the model.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -71,6 +73,12 @@ def assert_same_index(settings, reference) -> None:
     assert places(settings) == places(reference)
 
 
+def files_of(index_dir: Path) -> dict[str, str]:
+    """Every file of an index directory (but its lock file) and the SHA-256 of its content."""
+    return {str(path.relative_to(index_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(index_dir.rglob("*")) if path.is_file() and path.name != ".lock"}
+
+
 def embedder_pids() -> list[int]:
     """Processes of Ray's embedding actors (Ray titles them after the actor's class)."""
     pids = []
@@ -111,6 +119,43 @@ def test_a_worker_killed_mid_ingest_is_retried(local_ray, base_settings, tmp_pat
     report = ingest(paths, settings, progress=kill_one_embedder)
     assert killed, "the run ended before a worker could be killed"
     assert report.embedded_chunks == report.chunks
+    reference = base_settings.replace(index_dir=tmp_path / "local")
+    ingest(paths, reference)
+    assert_same_index(settings, reference)
+
+
+def test_a_run_killed_while_embedding_leaves_the_local_store_as_it_was(base_settings, tmp_path):
+    """The local store is written by the driver after the last batch: a driver killed (with
+    its Ray instance) while its workers embed leaves every file of the index as it was, and
+    the next run embeds every new chunk and gives the index a local ingest gives."""
+    from tests.store.contract import wait_for
+
+    settings = base_settings.replace(index_dir=tmp_path / "idx")
+    ingest([CORPUS / SMALL[0]], settings)  # the index as it was: one issue
+    before, files_before = index_contents(settings), files_of(settings.index_dir)
+    paths = [CORPUS / name for name in SMALL + ["004_a03633453cf80aeb.txt"]]
+
+    fields = {"index_dir": str(settings.index_dir), "store": "local"}
+    child = subprocess.Popen([sys.executable, "-m", "tests.store.ray_ingest_child", json.dumps(fields), *map(str, paths)],
+                             cwd=PROJECT_ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        seen = wait_for(child, " rows")  # the workers have sent back their first rows
+        done, total = map(int, re.search(r"embedded (\d+) of (\d+) rows", seen).groups())
+    finally:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)  # the driver, and the Ray instance it started
+        except ProcessLookupError:
+            pass  # it had already exited (an assertion below says so)
+        child.wait(timeout=30)
+    assert 0 < done < total, f"killed after {done} of {total} rows"
+    assert "report" not in seen, "the ingest finished before it could be killed"
+
+    assert files_of(settings.index_dir) == files_before  # nothing written, nothing left half-written
+    assert index_contents(settings)[0] == before[0]
+    np.testing.assert_array_equal(index_contents(settings)[1], before[1])
+
+    report = ingest(paths, settings.replace(ray_address="local"))  # the lock died with the killed driver
+    assert report.embedded_chunks == report.chunks - len(before[0])  # what the killed run embedded was not kept
     reference = base_settings.replace(index_dir=tmp_path / "local")
     ingest(paths, reference)
     assert_same_index(settings, reference)
