@@ -17,7 +17,6 @@ refused, false refusals) and writes each ``rag eval`` report under ``--out``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -28,20 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import make_test_pdfs  # noqa: E402  (bench/, beside this script)
 from rag.evaluation.questions import load_questions, normalize_for_match  # noqa: E402
-
-
-def _make_test_pdfs():
-    spec = importlib.util.spec_from_file_location("make_test_pdfs", ROOT / "bench" / "make_test_pdfs.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_test_pdfs"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def make_papers(out: Path, corpus: Path, scans: bool) -> tuple[Path, dict[str, str]]:
     """The PDFs (or their scans) in ``out/papers``; the printed text of each, by the text file it came from."""
-    make = _make_test_pdfs()
+    make = make_test_pdfs
     generated, papers = out / "generated", out / "papers"
     shutil.rmtree(papers, ignore_errors=True)
     papers.mkdir(parents=True)

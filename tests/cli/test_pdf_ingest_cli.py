@@ -3,7 +3,6 @@ with the real embedding model: the canonical question is answered from a PDF and
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -12,16 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.bench_scripts import load as _bench
+
 ROOT = Path(__file__).resolve().parents[2]
 CANONICAL = "太钢的碳中和目标是什么"
-
-
-def _make():
-    spec = importlib.util.spec_from_file_location("make_test_pdfs", ROOT / "bench" / "make_test_pdfs.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_test_pdfs"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def rag(*args, env):
@@ -31,7 +24,7 @@ def rag(*args, env):
 @pytest.mark.integration
 def test_mixed_folder_is_indexed_and_the_canonical_question_cites_the_page(tmp_path, base_settings):
     pytest.importorskip("rapidocr_onnxruntime")
-    make = _make()
+    make = _bench("make_test_pdfs")
     folder = tmp_path / "papers"
     corpus = sorted((ROOT / "data" / "corpus").glob("*.txt"))
     for k, issue in enumerate(corpus):

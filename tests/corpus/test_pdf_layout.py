@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import struct
-import sys
 import zlib
 from dataclasses import replace
 from pathlib import Path
@@ -19,17 +17,10 @@ from rag.corpus import load_path, paged, segment_document
 from rag.corpus.layout import Line, read_page
 from rag.corpus.loaders_pdf import read_pdf_layouts
 from rag.errors import InputError
+from tests.bench_scripts import load as _bench
 
 ROOT = Path(__file__).resolve().parents[2]
 ISSUE = ROOT / "data" / "corpus" / "004_a03633453cf80aeb.txt"
-
-
-def _bench(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

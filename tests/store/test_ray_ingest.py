@@ -24,6 +24,9 @@ import pytest
 from rag.config import PROJECT_ROOT
 from rag.store import ingest
 from rag.store.factory import open_store
+from tests.bench_scripts import load as _bench
+
+index_contents = _bench("bench_ray_ingest").contents  # every chunk id (sorted) and its vector
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install '.[scale]')")
 pytest.importorskip("ray.data", reason="Ray Data is not installed (pip install '.[scale]')")
@@ -43,17 +46,6 @@ def local_ray(base_settings):
     connect(ray, base_settings.replace(ray_address="local"))
     yield
     ray.shutdown()
-
-
-def index_contents(settings) -> tuple[list[str], np.ndarray]:
-    """Every chunk id (sorted) and its vector."""
-    store = open_store(settings)
-    try:
-        ids = sorted(chunk.chunk_id for chunk in store.all_chunks())
-        vectors = store.vectors_of(ids)
-        return ids, np.vstack([vectors[i] for i in ids])
-    finally:
-        store.close()
 
 
 def places(settings) -> dict[str, tuple]:
