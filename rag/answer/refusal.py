@@ -26,7 +26,8 @@ from typing import Sequence
 
 from rag.records import SearchResult
 from rag.text.answer_type import (
-    another_year, credits_person, deputy_only, holds_answer, names_another_work, names_member, owned_by_another,
+    another_year, credits_person, deputy_only, holds_answer, names_another_work, names_holder, names_member,
+    owned_by_another,
 )
 from rag.text.features import normalize
 from rag.text.sentences import clause_spans
@@ -122,6 +123,8 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
         return False  # the asked attribute, but of another organisation
     if question.focus and deputy_only(question.focus[0], sentence, question.text):
         return False  # 副局长 when the 局长 is asked
+    if question.role and not names_holder(question.focus[0], sentence, question.text):
+        return False  # a name, but not said to hold the asked role
     if another_year(question.years, sentence):
         return False  # a 2024 figure when 2023 is asked
     if names_another_work(question.text, sentence):

@@ -13,7 +13,7 @@ import jieba.posseg
 from rag.text import lexicon as L
 from rag.text.chars import CJK
 from rag.text.features import YEAR, normalize
-from rag.text.question import found
+from rag.text.question import found, near
 from rag.text.sentences import FACT_CLAUSE_END, clause_spans
 
 _NUMERAL = r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千万两几数]+)"
@@ -103,13 +103,27 @@ def owned_by_another(owner: str, focus: str, sentence: str) -> bool:
             return False
         at = clause.find(core)
         if at < 0:
-            if _ORGANISATION_NAME.search(clause):
+            if _ORGANISATION_NAME.search(clause) or _sibling_unit(core, clause):
                 continue  # the clause names an organisation, and not the asked one
             return False
         between = [(w, f) for w, f in tagged(clause[at + len(core) :]) if w not in L.ORGANISATION_SUFFIXES]
         if not (between and between[0][1].startswith(_QUALIFIER_FLAGS)):
             return False
     return True
+
+
+def _sibling_unit(core: str, clause: str) -> bool:
+    """Whether ``clause`` names another unit of the owner's group: the owner's first word
+    followed by a name of its own (asked for 东轻熔铸厂, the clause names 东轻中厚板厂; a
+    following 集团 or 公司 names the group itself, not a sibling)."""
+    lead = next((w for w, _ in tagged(core)), "")
+    if len(lead) < 2 or lead == core or lead not in clause:
+        return False
+    rest = clause[clause.find(lead) + len(lead) :]
+    words = [(w, f) for w, f in tagged(rest) if w.strip()]
+    if not words or words[0][0] in L.ORGANISATION_SUFFIXES or core[len(lead) :].startswith(words[0][0]):
+        return False  # the group itself, or the owner's own name going on (机械|臂 for 机械臂)
+    return words[0][1].startswith(("n", "v", "j", "b"))
 
 
 _QUOTED = re.compile(r"[“《「]([^”》」]{2,30})[”》」]")
@@ -130,6 +144,52 @@ def names_another_work(question: str, sentence: str) -> bool:
     if not asked or not named:
         return False
     return not any(a in n or n in a for a in asked for n in named)
+
+
+# How far a person's name may stand from the role it holds: after the role, across a chain
+# of further titles (某厂党委书记、厂长 张三); before it, within its clause (张三任某厂厂长).
+_NAME_AFTER_ROLE = 16
+_NAME_BEFORE_ROLE = 10
+_SENTENCE_BREAK = re.compile("[。；;！!？?]")
+
+
+def names_holder(role: str, sentence: str, question: str) -> bool:
+    """Whether ``sentence`` names a person holding ``role``: the name stands right after the
+    role (or after a chain of titles that starts with it) or right before it, and is not a name
+    the question already holds. 党委书记 said of an office (由党委书记领学), with a name
+    elsewhere in the sentence, does not count. The role's verb (执导 for 导演) counts only when
+    the name touches it (某某执导); another title sharing its characters (总书记 for 党委书记)
+    does not."""
+    asked = normalize(question)
+    words, names, at = [], [], 0
+    for word, flag in tagged(sentence):
+        words.append((at, at + len(word), word, flag))
+        if flag.startswith("nr") and len(word) >= 2 and normalize(word) not in asked:
+            names.append((at, at + len(word)))
+        at += len(word)
+    exact = [(m.start(), m.end()) for m in re.finditer(re.escape(role), sentence)]
+    near_forms = [
+        (start, end) for start, end, word, flag in words
+        if flag == "v" and role not in word and word not in role and near(role, word)
+    ]
+    return any(_beside(sentence, role_at, names, _NAME_AFTER_ROLE, _NAME_BEFORE_ROLE) for role_at in exact) or any(
+        _beside(sentence, role_at, names, 1, 1) for role_at in near_forms
+    )
+
+
+def _beside(sentence: str, role: tuple[int, int], names: list[tuple[int, int]], after: int, before: int) -> bool:
+    """Whether a name starts at most ``after`` characters after the role or ends at most
+    ``before`` characters before it, within its clause (a chain of titles joined by 、 is one)."""
+    for start, end in names:
+        if start >= role[1]:
+            gap = sentence[role[1] : start]
+            if len(gap) <= after and not FACT_CLAUSE_END.search(gap) and not _SENTENCE_BREAK.search(gap):
+                return True
+        elif end <= role[0]:
+            gap = sentence[end : role[0]]
+            if len(gap) <= before and not FACT_CLAUSE_END.search(gap) and not _SENTENCE_BREAK.search(gap):
+                return True
+    return False
 
 
 def deputy_only(focus: str, sentence: str, question: str) -> bool:

@@ -53,6 +53,7 @@ class QuestionProfile:
     owner: str = ""  # whose attribute it is: the phrase before 的 (某学会 in 某学会的会长是谁)
     event: tuple[str, ...] = ()  # a when-question's event: its verb and the verb's object (投身|扶贫)
     which: str = ""  # "which X" asks for a member of X, named as such (哪个街道 → 某某街道)
+    role: bool = False  # asks who holds the focus (某厂的厂长是谁, 谁是某厂厂长): the name must go with it
     unit: str = ""  # the unit a how-many question names (多少吨 → 吨)
     questions_asked: int = 0  # question words in the question: more than one is a multi-part question
 
@@ -105,6 +106,7 @@ def profile(question: str) -> QuestionProfile:
         owner=asked.owner,
         event=asked.event,
         which=asked.which,
+        role=_asks_holder(tokens, asked.focus),
         unit=unit,
         questions_asked=sum(1 for t in tokens if t.asks),
     )
@@ -258,6 +260,12 @@ def _asked(tokens: list[_Token], unit: str = "") -> _Asked:
         after = after[1:]
     elif kind == "thing" and (which and after and _is_focus(tokens[after[0]]) or at and tokens[at - 1].word in L.NAMING_VERBS):
         kind = "name"  # 哪个水库, 叫什么: which one, by its name
+    if kind == "person" and after and tokens[after[0]].word in L.COPULAS:
+        rest = tokens[after[0] + 1 :]
+        rest = rest[: next((i for i, t in enumerate(rest) if _ends_clause(t) or t.asks), len(rest))]
+        focus, start = _phrase_head(rest)
+        if focus:
+            return _Asked(kind, focus, _owner(rest[:start]))  # 谁|是|某厂|的|厂长
     for i in after:
         t = tokens[i]
         if t.asks:
@@ -280,6 +288,28 @@ def _asked(tokens: list[_Token], unit: str = "") -> _Asked:
         return _Asked(kind)  # 某厂|捐了|多少钱: a verb's object, measured in the unit asked, not the subject's attribute
     focus, start = _phrase_head(tokens[:at])
     return _Asked(kind, focus, _owner(tokens[:start]) if focus else "")
+
+
+def _asks_holder(tokens: list[_Token], focus: tuple[str, ...]) -> bool:
+    """Whether a who-question's copula joins its question word to the focus (厂长|是|谁,
+    谁|是|某厂的厂长): the question asks who holds that role, not who did something
+    (谁|主办|的) or which of a kind did it (哪位|领导人|题写)."""
+    at = next((i for i, t in enumerate(tokens) if t.asks), None)
+    if at is None or tokens[at].asks != "person" or not focus:
+        return False
+    before = at - 2 >= 0 and tokens[at - 1].word in L.COPULAS and tokens[at - 2]
+    after = at + 1 < len(tokens) and tokens[at + 1].word in L.COPULAS and _clause_end(tokens, at + 2)
+    return any(t and t.word == focus[0] for t in (before, after))
+
+
+def _clause_end(tokens: list[_Token], start: int) -> _Token | None:
+    """The last word of the clause that starts at ``start``."""
+    last = None
+    for t in tokens[start:]:
+        if _ends_clause(t) or t.flag == "x":
+            break
+        last = t
+    return last
 
 
 def _after_verb(before: list[_Token]) -> bool:
@@ -366,9 +396,10 @@ def _owner(before: list[_Token]) -> str:
         return ""
     words: list[str] = []
     for t in reversed(before[:-1]):
-        if _ends_clause(t) or t.flag.startswith(("uj", "p", "v", "c")) and not t.flag.startswith("vn"):
+        heads_compound = t.flag == "v" and words and len(words[-1]) == 1  # 熔铸|厂: a verb before a one-character head
+        if _ends_clause(t) or t.flag.startswith(("uj", "p", "v", "c")) and not t.flag.startswith("vn") and not heads_compound:
             break  # 甲集团|和|乙集团|的 董事长: the owner nearest the focus
-        if _is_content(t) and not t.flag.startswith(("r", "m", "q")):
+        if _is_content(t) and not t.flag.startswith(("r", "m", "q")) or heads_compound:
             words.append(t.word)
     return "".join(reversed(words))
 

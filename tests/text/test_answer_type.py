@@ -3,6 +3,7 @@ from rag.text.answer_type import (
     answer_clause,
     credits_person,
     deputy_only,
+    names_holder,
     names_another_work,
     holds_answer,
     names_member,
@@ -111,3 +112,15 @@ def test_a_question_that_names_its_unit_is_answered_in_that_unit():
 def test_units_that_count_the_same_thing():
     assert same_measure("名", "人") and same_measure("吨", "万吨") and same_measure("钱", "亿元")
     assert not same_measure("吨", "人") and not same_measure("钱", "个")
+
+
+def test_the_name_must_go_with_the_asked_role():
+    asked = "华岳集团的党委书记是谁？"
+    assert names_holder("党委书记", "华岳集团党委书记、董事长李明出席会议。", asked)
+    assert names_holder("党委书记", "会上，李明任华岳集团党委书记。", asked)
+    assert not names_holder("党委书记", "李明说，华岳集团党委书记要带头。", asked)  # not in its clause
+    assert names_holder("党委书记", "李明任党委书记。", asked)
+    assert not names_holder("党委书记", "由党委书记领学，深入学习王华同志的先进事迹。", asked)
+    assert not names_holder("党委书记", "王华总书记的重要讲话。", asked)  # another title sharing its characters
+    assert names_holder("导演", "这部影片由张伟执导。", "这部影片的导演是谁？")  # the role's verb, touching the name
+    assert not names_holder("副组长", "领导小组组长李明检查工作。", "领导小组的副组长是谁？")

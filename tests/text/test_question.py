@@ -103,3 +103,16 @@ def test_a_how_many_question_after_a_verb_counts_what_follows_not_the_subject():
     assert profile("该园区光伏电站的装机容量有多大？").focus == ("装机容量",)  # 有 is no action
     # a change with no unit asked (下降了多少) is the subject's: its attribute stays the focus
     assert profile("某厂二氧化硫排放量同比下降了多少？").focus == ("排放量",)
+
+
+def test_a_who_question_joined_by_a_copula_to_its_focus_asks_who_holds_that_role():
+    for question, owner in [("华岳机床厂的厂长是谁？", "华岳机床厂"), ("谁是华岳集团的董事长？", "华岳集团"), ("华岳集团董事长是谁？", "")]:
+        asked = profile(question)
+        assert asked.role and asked.focus[0] in ("厂长", "董事长"), question
+        assert asked.owner == owner or not owner, (question, asked.owner)
+    assert not profile("这次研讨会是谁主办的？").role  # who did it, not who holds a role
+    assert not profile("报名是哪位领导人题写的？").role  # which of a kind did it
+
+
+def test_a_verb_before_a_one_character_head_stays_in_the_owner():
+    assert profile("华岳熔铸厂的厂长是谁？").owner == "华岳熔铸厂"
