@@ -130,10 +130,13 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
     if names_another_work(question.text, sentence):
         return False  # the running time of another film than the asked one
     pieces = [sentence]
-    if question.answer_type in CLAUSE_TYPES and question.focus:
+    if question.answer_type in CLAUSE_TYPES:
         pieces = [sentence[start:end] for start, end in clause_spans(sentence)]
+    # with no focus (某厂|采购|原材料|花了|多少钱), the quantity's clause must say something the question asks about
+    topic = () if question.focus else question.terms
     return any(
         (not question.focus or any(near(f, normalize(piece), common) for f in question.focus))
+        and (question.answer_type not in CLAUSE_TYPES or not topic or any(found(t, normalize(piece)) for t in topic))
         and (not question.event or any(near(w, normalize(piece), common) for w in question.event))
         and (not question.which or names_member(question.which, piece, question.text))
         and holds_answer(question.answer_type, piece, question.text, question.unit)

@@ -84,3 +84,9 @@ def test_unrelated_question_is_refused_for_low_relevance():
 def test_no_passages_at_all():
     e = evidence("太钢的碳中和目标是什么", [])
     assert e.reason() is not None
+
+
+def test_with_no_focus_the_quantity_must_be_about_what_is_asked():
+    asked = profile("华岳机床厂采购原材料花了多少钱？")
+    assert not answers(asked, "华岳机床厂采购了钢材等原材料近600吨，并向红十字会捐助12万余元。")
+    assert answers(asked, "华岳机床厂采购原材料共花费300万元。")
