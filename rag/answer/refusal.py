@@ -137,11 +137,19 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
     return any(
         (not question.focus or any(near(f, normalize(piece), common) for f in question.focus))
         and (question.answer_type not in CLAUSE_TYPES or not topic or any(found(t, normalize(piece)) for t in topic))
-        and (not question.event or any(near(w, normalize(piece), common) for w in question.event))
+        and (not question.event or _tells_event(question.event, normalize(piece), common))
         and (not question.which or names_member(question.which, piece, question.text))
         and holds_answer(question.answer_type, piece, question.text, question.unit)
         for piece in pieces
     )
+
+
+def _tells_event(event: tuple[str, ...], text: str, common: frozenset[str]) -> bool:
+    """Whether ``text`` tells the asked event: its verb (or a near form: 建成 for 落成) and, when
+    the question names one, its object. A date of another thing done to the same object
+    (2021年报社开启合作, asked when the paper was founded) does not answer."""
+    verb, objects = event[0], event[1:]
+    return near(verb, text, common) and (not objects or any(near(w, text, common) for w in objects))
 
 
 def credits(question: QuestionProfile, sentence: str) -> bool:

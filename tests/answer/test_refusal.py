@@ -90,3 +90,9 @@ def test_with_no_focus_the_quantity_must_be_about_what_is_asked():
     asked = profile("华岳机床厂采购原材料花了多少钱？")
     assert not answers(asked, "华岳机床厂采购了钢材等原材料近600吨，并向红十字会捐助12万余元。")
     assert answers(asked, "华岳机床厂采购原材料共花费300万元。")
+
+
+def test_a_date_answers_when_only_if_the_sentence_tells_the_asked_event():
+    asked = profile("华岳日报社是哪一年创办的？")
+    assert not answers(asked, "2021年华岳日报社新班子决定开启合作新阶段。")
+    assert answers(asked, "华岳日报社创办于1956年。")
