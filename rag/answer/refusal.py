@@ -139,7 +139,7 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
         and (question.answer_type not in CLAUSE_TYPES or not topic or any(found(t, normalize(piece)) for t in topic))
         and (not question.event or _tells_event(question.event, normalize(piece), common))
         and (not question.which or names_member(question.which, piece, question.text))
-        and holds_answer(question.answer_type, piece, question.text, question.unit)
+        and holds_answer(question.answer_type, piece, question.text, question.unit or question.date_unit)
         for piece in pieces
     )
 

@@ -32,9 +32,13 @@ def tagged(sentence: str) -> tuple[tuple[str, str], ...]:
     return tuple((p.word, p.flag) for p in jieba.posseg.cut(sentence))
 
 
+_DAY = re.compile(r"\d{1,2}\s*[日号]|[一二三四五六七八九十]{1,3}[日号]|[今昨前明]天|[今昨]日")
+
+
 def holds_answer(kind: str | None, sentence: str, question: str, unit: str = "") -> bool:
     """Whether ``sentence`` holds something of ``kind`` that the question itself does not name
-    (for a number, in the ``unit`` the question names, when it names one)."""
+    (for a number, in the ``unit`` the question names, when it names one; for a date asked
+    to the day, ``unit`` 日, a day)."""
     if kind == "number":
         dates = [m.span() for m in DATE.finditer(sentence)]
         return any(
@@ -42,6 +46,8 @@ def holds_answer(kind: str | None, sentence: str, question: str, unit: str = "")
             and not _ARTICLE.match(m.group()) and (not unit or same_measure(unit, m.group("unit")))
             for m in QUANTITY.finditer(sentence)
         )
+    if kind == "time" and unit == "日":
+        return bool(_DAY.search(sentence))  # 哪一天: a year or a month does not say which day
     if kind == "time":
         return bool(DATE.search(sentence)) or any(
             flag == "t" and re.search(r"\d|[一二三四五六七八九十]", word) for word, flag in tagged(sentence)

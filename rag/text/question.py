@@ -55,6 +55,7 @@ class QuestionProfile:
     which: str = ""  # "which X" asks for a member of X, named as such (哪个街道 → 某某街道)
     role: bool = False  # asks who holds the focus (某厂的厂长是谁, 谁是某厂厂长): the name must go with it
     unit: str = ""  # the unit a how-many question names (多少吨 → 吨)
+    date_unit: str = ""  # how precise a date a when-question asks: 日 (哪天, 几号), 月 (几月), 年 (哪年)
     questions_asked: int = 0  # question words in the question: more than one is a multi-part question
 
     @property
@@ -108,6 +109,7 @@ def profile(question: str) -> QuestionProfile:
         which=asked.which,
         role=_asks_holder(tokens, asked.focus),
         unit=unit,
+        date_unit=_asked_date_unit(tokens),
         questions_asked=sum(1 for t in tokens if t.asks),
     )
 
@@ -310,6 +312,16 @@ def _clause_end(tokens: list[_Token], start: int) -> _Token | None:
             break
         last = t
     return last
+
+
+# The last character of a when-question word says how precise a date it asks for.
+_DATE_UNITS = {"天": "日", "日": "日", "号": "日", "月": "月", "年": "年"}
+
+
+def _asked_date_unit(tokens: list[_Token]) -> str:
+    """日, 月 or 年 for a when-question word ending in one (哪一天, 几月, 哪年), else ""."""
+    word = next((t.word for t in tokens if t.asks == "time"), "")
+    return _DATE_UNITS.get(word[-1:], "")
 
 
 def _after_verb(before: list[_Token]) -> bool:

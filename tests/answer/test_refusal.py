@@ -96,3 +96,11 @@ def test_a_date_answers_when_only_if_the_sentence_tells_the_asked_event():
     asked = profile("华岳日报社是哪一年创办的？")
     assert not answers(asked, "2021年华岳日报社新班子决定开启合作新阶段。")
     assert answers(asked, "华岳日报社创办于1956年。")
+
+
+def test_a_question_asking_the_day_is_not_answered_by_a_month():
+    asked = profile("华岳路线图是哪一天发布的？")
+    assert asked.date_unit == "日"
+    assert not answers(asked, "2022年5月份华岳发布了路线图。")
+    assert answers(asked, "2022年5月18日，华岳发布了路线图。")
+    assert profile("华岳路线图是哪一年发布的？").date_unit == "年"
