@@ -377,9 +377,11 @@ class ExtractiveGenerator:
         relevant = [x.sentence.text for x in selection.candidates[:RELEVANT]]
         if selection.direct is not None and selection.direct.sentence.text not in relevant:
             relevant.append(selection.direct.sentence.text)  # a credit line found further down
+        passage_text = {r.rank: r.chunk.text for r in contexts}
+        passage_of = {x.sentence.text: passage_text.get(x.sentence.passage, "") for x in selection.candidates}
         evidence = refusal_check.assess(
             profile(question), contexts, relevant, selection.best_lexical, selection.best_cosine, selection.min_cosine,
-            self.answerer.common,
+            self.answerer.common, passage_of,
         )
         reason = evidence.reason()
         if reason:

@@ -22,12 +22,12 @@ passages and the answerer's best sentences, never a list of topics.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from rag.records import SearchResult
 from rag.text.answer_type import (
-    another_year, credits_person, deputy_only, holds_answer, names_another_work, names_holder, names_member,
-    owned_by_another,
+    NAME_FLAGS, another_year, credits_person, deputy_only, holds_answer, names_another_work, names_holder, names_member,
+    owned_by_another, tagged,
 )
 from rag.text.features import normalize
 from rag.text.sentences import clause_spans
@@ -89,9 +89,11 @@ def assess(
     cosine: float | None,
     min_cosine: float | None = None,
     common: frozenset[str] = frozenset(),
+    passage_of: Mapping[str, str] | None = None,
 ) -> Evidence:
     """Collect the refusal signals; ``relevant_sentences`` are the answerer's best candidates,
-    ``common`` the index's common characters (``rag.store.calibration.common_characters``)."""
+    ``common`` the index's common characters (``rag.store.calibration.common_characters``),
+    ``passage_of`` each sentence's passage text."""
     everything = "\n".join(normalize(r.chunk.text) for r in contexts)
     evidence = Evidence(
         len(question.years), len(question.numbers), sentence_coverage=sentence_coverage, cosine=cosine, min_cosine=min_cosine
@@ -105,20 +107,26 @@ def assess(
     if question.answer_type != "list" and not credited:
         # a list question names a category (措施, 主张) whose items the papers name instead
         evidence.missing_focus = [f for f in question.focus if not near(f, everything)]
-    if question.wants_fact and not any(answers(question, s, common) for s in relevant_sentences):
+    passage_of = passage_of or {}
+    if question.wants_fact and not any(answers(question, s, common, passage_of.get(s, "")) for s in relevant_sentences):
         evidence.untyped = question.answer_type
     evidence.instructions_asked = instructions_asked(question.text, everything)
     return evidence
 
 
-def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = frozenset()) -> bool:
+def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = frozenset(), passage: str = "") -> bool:
     """Whether ``sentence`` covers the question's focus (or a near form) and holds a fact of the asked type.
+
+    Asked for an organisation's attribute (某厂的厂长), a sentence of a ``passage`` that never
+    names that organisation (a 公司总经理 in another company's story) does not answer.
 
     A quantity must sit in the clause that names the focus: 某厂投入资金3亿元 answers how
     much was invested, 某厂投入资金改造生产线，成本降低13% does not.
     """
     if credits(question, sentence):
         return holds_answer(question.answer_type, sentence, question.text)
+    if question.owner and passage and not mentions(question.owner, normalize(passage)):
+        return False  # the passage is another organisation's story
     if question.focus and owned_by_another(question.owner, question.focus[0], sentence):
         return False  # the asked attribute, but of another organisation
     if question.focus and deputy_only(question.focus[0], sentence, question.text):
@@ -150,6 +158,13 @@ def _tells_event(event: tuple[str, ...], text: str, common: frozenset[str]) -> b
     (2021年报社开启合作, asked when the paper was founded) does not answer."""
     verb, objects = event[0], event[1:]
     return near(verb, text, common) and (not objects or any(near(w, text, common) for w in objects))
+
+
+def mentions(owner: str, normalized_text: str) -> bool:
+    """Whether the text names ``owner`` by one of its names (太钢 or 电气 for 太钢电气公司); an
+    owner with no name in it (某年定的目标) is given the benefit of the doubt."""
+    names = [w for w, flag in tagged(owner) if len(w) >= 2 and flag.startswith(NAME_FLAGS)]
+    return not names or any(found(w, normalized_text) for w in names)
 
 
 def credits(question: QuestionProfile, sentence: str) -> bool:

@@ -26,6 +26,10 @@ DATE = re.compile(r"(?:19|20)\d{2}年(?:\d{1,2}月)?(?:\d{1,2}日)?|\d{1,2}月\d
 _ORGANISATION_ENDINGS = tuple(L.words("interrogatives", "organisation_nouns"))
 
 
+# jieba's tags of names: people, places, organisations, other proper names, abbreviations (太钢)
+NAME_FLAGS = ("nr", "ns", "nt", "nz", "j")
+
+
 @lru_cache(maxsize=1 << 14)
 def tagged(sentence: str) -> tuple[tuple[str, str], ...]:
     """The sentence's (word, part-of-speech) pairs (cached: sentences recur across questions)."""

@@ -104,3 +104,11 @@ def test_a_question_asking_the_day_is_not_answered_by_a_month():
     assert not answers(asked, "2022年5月份华岳发布了路线图。")
     assert answers(asked, "2022年5月18日，华岳发布了路线图。")
     assert profile("华岳路线图是哪一年发布的？").date_unit == "年"
+
+
+def test_an_organisation_s_attribute_is_not_answered_from_another_organisation_s_story():
+    asked = profile("沈阳院的总经理是谁？")
+    sentence = "会上，公司党委副书记、总经理李明作重点交流发言。"
+    assert answers(asked, sentence, passage="华岳集团召开中心组学习会。" + sentence) is False
+    assert answers(asked, sentence, passage="沈阳院召开中心组学习会。" + sentence)
+    assert answers(asked, sentence)  # no passage given: the sentence alone is judged
