@@ -332,10 +332,13 @@ def _after_verb(before: list[_Token]) -> bool:
 
 
 def _asked_unit(tokens: list[_Token]) -> str:
-    """The unit right after a how-many question word, fused with it (几岁) or not (多少|吨)."""
+    """The unit right after a how-many question word, fused with it (几岁) or not (多少|吨); for
+    多 with an adjective that a group of units measures (多深, 多重), the adjective."""
     for i, t in enumerate(tokens):
         if t.asks != "number":
             continue
+        if len(t.word) == 2 and t.word[0] == L.DEGREE_PREFIX and any(t.word[1] in group for group in L.SAME_MEASURE):
+            return t.word[1]
         rest = next((t.word[len(w):] for w in _BY_LENGTH if t.word.startswith(w)), "")
         if rest in L.UNITS:
             return rest

@@ -112,3 +112,9 @@ def test_an_organisation_s_attribute_is_not_answered_from_another_organisation_s
     assert answers(asked, sentence, passage="华岳集团召开中心组学习会。" + sentence) is False
     assert answers(asked, sentence, passage="沈阳院召开中心组学习会。" + sentence)
     assert answers(asked, sentence)  # no passage given: the sentence alone is judged
+
+
+def test_how_heavy_is_not_answered_by_a_number_of_days():
+    asked = profile("华岳一号卫星有多重？")
+    assert not answers(asked, "时隔三天后，华岳一号卫星再次发射成功。")
+    assert answers(asked, "华岳一号卫星重约2.1吨。")

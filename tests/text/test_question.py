@@ -116,3 +116,9 @@ def test_a_who_question_joined_by_a_copula_to_its_focus_asks_who_holds_that_role
 
 def test_a_verb_before_a_one_character_head_stays_in_the_owner():
     assert profile("华岳熔铸厂的厂长是谁？").owner == "华岳熔铸厂"
+
+
+def test_how_deep_or_how_heavy_asks_for_a_length_or_a_weight():
+    assert profile("这颗卫星有多重？").unit == "重"
+    assert profile("这台装备能在多深的水下作业？").unit == "深"
+    assert profile("巡察的覆盖率有多高？").unit == ""  # a rate as often as a height
