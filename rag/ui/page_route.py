@@ -13,6 +13,7 @@ Answers (one line of text for every failure):
 """
 
 
+from functools import lru_cache
 from pathlib import Path
 
 from rag.config import Settings
@@ -59,11 +60,24 @@ class PageUnavailable(Exception):
         self.status = status
 
 
+def _checksum(path: Path) -> str:
+    """The file's SHA-256, hashed again only when its size or modification time changed: a
+    page view must not read a whole PDF per request."""
+    stat = path.stat()
+    return _checksum_of(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _checksum_of(path: str, size: int, mtime_ns: int) -> str:
+    from rag.store.manifest import file_checksum
+
+    return file_checksum(Path(path))
+
+
 def page_png(settings: Settings, chunk_id: str) -> bytes:
     """The highlighted page of passage ``chunk_id`` in the index ``settings`` name, as PNG."""
     from rag.corpus.paged import PageLimits
     from rag.retrieval import load_searcher
-    from rag.store.manifest import file_checksum
     from rag.ui.page_view import page_view
 
     store = load_searcher(settings).store
@@ -75,7 +89,7 @@ def page_png(settings: Settings, chunk_id: str) -> bytes:
     if not chunk.page or entry is None:
         raise PageUnavailable(404, f"Passage {chunk_id} is not from a PDF or a page image.")
     path = Path(entry.path)
-    if not path.is_file() or file_checksum(path) != entry.sha256:
+    if not path.is_file() or _checksum(path) != entry.sha256:
         raise PageUnavailable(410, f"{chunk.source} was moved or changed since it was indexed; re-index it to see its pages.")
     box = tuple(chunk.bbox) if chunk.bbox else None
     return page_view(path, int(chunk.page), chunk.text, box, PageLimits.from_settings(settings)).png
