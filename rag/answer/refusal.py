@@ -140,15 +140,15 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
     pieces = [sentence]
     if question.answer_type in CLAUSE_TYPES:
         pieces = [sentence[start:end] for start, end in clause_spans(sentence)]
-    # with no focus (某厂|采购|原材料|花了|多少钱), the quantity's clause must say something the question asks about
+    # with no focus (某馆|修缮|屋顶|花了|多少钱), the quantity's clause must say something the question asks about
     topic = () if question.focus else question.terms
     return any(
-        (not question.focus or any(near(f, normalize(piece), common) for f in question.focus))
-        and (question.answer_type not in CLAUSE_TYPES or not topic or any(found(t, normalize(piece)) for t in topic))
-        and (not question.event or _tells_event(question.event, normalize(piece), common))
+        (not question.focus or any(near(f, text, common) for f in question.focus))
+        and (question.answer_type not in CLAUSE_TYPES or not topic or any(found(t, text) for t in topic))
+        and (not question.event or _tells_event(question.event, text, common))
         and (not question.which or names_member(question.which, piece, question.text))
         and holds_answer(question.answer_type, piece, question.text, question.unit or question.date_unit)
-        for piece in pieces
+        for piece, text in ((piece, normalize(piece)) for piece in pieces)
     )
 
 
@@ -161,8 +161,8 @@ def _tells_event(event: tuple[str, ...], text: str, common: frozenset[str]) -> b
 
 
 def mentions(owner: str, normalized_text: str) -> bool:
-    """Whether the text names ``owner`` by one of its names (太钢 or 电气 for 太钢电气公司); an
-    owner with no name in it (某年定的目标) is given the benefit of the doubt."""
+    """Whether the text names ``owner`` by one of its names (华岳 or 电子 for 华岳电子公司); an
+    owner with no name in it (会上的决定) is given the benefit of the doubt."""
     names = [w for w, flag in tagged(owner) if len(w) >= 2 and flag.startswith(NAME_FLAGS)]
     return not names or any(found(w, normalized_text) for w in names)
 

@@ -124,7 +124,7 @@ def owned_by_another(owner: str, focus: str, sentence: str) -> bool:
 
 def _sibling_unit(core: str, clause: str) -> bool:
     """Whether ``clause`` names another unit of the owner's group: the owner's first word
-    followed by a name of its own (asked for 东轻熔铸厂, the clause names 东轻中厚板厂; a
+    followed by a name of its own (asked for 华岳铸造厂, the clause names 华岳轧钢厂; a
     following 集团 or 公司 names the group itself, not a sibling)."""
     lead = next((w for w, _ in tagged(core)), "")
     if len(lead) < 2 or lead == core or lead not in clause:
@@ -132,7 +132,7 @@ def _sibling_unit(core: str, clause: str) -> bool:
     rest = clause[clause.find(lead) + len(lead) :]
     words = [(w, f) for w, f in tagged(rest) if w.strip()]
     if not words or words[0][0] in L.ORGANISATION_SUFFIXES or core[len(lead) :].startswith(words[0][0]):
-        return False  # the group itself, or the owner's own name going on (机械|臂 for 机械臂)
+        return False  # the group itself, or the owner's own name going on (电视|台 for 电视台)
     return words[0][1].startswith(("n", "v", "j", "b"))
 
 

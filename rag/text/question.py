@@ -295,7 +295,7 @@ def _asked(tokens: list[_Token], unit: str = "") -> _Asked:
 def _asks_holder(tokens: list[_Token], focus: tuple[str, ...]) -> bool:
     """Whether a who-question's copula joins its question word to the focus (厂长|是|谁,
     谁|是|某厂的厂长): the question asks who holds that role, not who did something
-    (谁|主办|的) or which of a kind did it (哪位|领导人|题写)."""
+    (谁|主办|的) or which of a kind did it (哪位|作家|获奖)."""
     at = next((i for i, t in enumerate(tokens) if t.asks), None)
     if at is None or tokens[at].asks != "person" or not focus:
         return False
@@ -308,7 +308,7 @@ def _clause_end(tokens: list[_Token], start: int) -> _Token | None:
     """The last word of the clause that starts at ``start``."""
     last = None
     for t in tokens[start:]:
-        if _ends_clause(t) or t.flag == "x":
+        if t.flag == "x":  # punctuation: the clause ends (or a quote or bracket opens)
             break
         last = t
     return last

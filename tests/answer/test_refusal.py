@@ -87,15 +87,15 @@ def test_no_passages_at_all():
 
 
 def test_with_no_focus_the_quantity_must_be_about_what_is_asked():
-    asked = profile("华岳机床厂采购原材料花了多少钱？")
-    assert not answers(asked, "华岳机床厂采购了钢材等原材料近600吨，并向红十字会捐助12万余元。")
-    assert answers(asked, "华岳机床厂采购原材料共花费300万元。")
+    asked = profile("华岳机床厂修缮厂房花了多少钱？")
+    assert not answers(asked, "华岳机床厂修缮了两座厂房，并向红十字会捐助12万余元。")
+    assert answers(asked, "华岳机床厂修缮厂房共花费300万元。")
 
 
 def test_a_date_answers_when_only_if_the_sentence_tells_the_asked_event():
-    asked = profile("华岳日报社是哪一年创办的？")
-    assert not answers(asked, "2021年华岳日报社新班子决定开启合作新阶段。")
-    assert answers(asked, "华岳日报社创办于1956年。")
+    asked = profile("华岳图书馆是哪一年建成的？")
+    assert not answers(asked, "2021年华岳图书馆决定开启合作新阶段。")
+    assert answers(asked, "华岳图书馆建成于1956年。")
 
 
 def test_a_question_asking_the_day_is_not_answered_by_a_month():
@@ -107,10 +107,10 @@ def test_a_question_asking_the_day_is_not_answered_by_a_month():
 
 
 def test_an_organisation_s_attribute_is_not_answered_from_another_organisation_s_story():
-    asked = profile("沈阳院的总经理是谁？")
+    asked = profile("华岳研究院的总经理是谁？")
     sentence = "会上，公司党委副书记、总经理李明作重点交流发言。"
-    assert answers(asked, sentence, passage="华岳集团召开中心组学习会。" + sentence) is False
-    assert answers(asked, sentence, passage="沈阳院召开中心组学习会。" + sentence)
+    assert answers(asked, sentence, passage="星海集团召开中心组学习会。" + sentence) is False
+    assert answers(asked, sentence, passage="华岳研究院召开中心组学习会。" + sentence)
     assert answers(asked, sentence)  # no passage given: the sentence alone is judged
 
 
