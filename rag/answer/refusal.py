@@ -31,8 +31,8 @@ from rag.text.answer_type import (
 )
 from rag.text.features import normalize
 from rag.text.sentences import clause_spans
-from rag.text.lexicon import AUTHORING_WORDS, INSTRUCTION_TERMS
-from rag.text.question import QuestionProfile, found, near
+from rag.text.lexicon import AUTHORING_WORDS, INSTRUCTION_TERMS, ORGANISATION_SUFFIXES
+from rag.text.question import QuestionProfile, abbreviates, found, near
 
 # Answer types whose fact is stated in the clause that names what it measures (a date
 # often opens the sentence in a clause of its own, a person's title may be far from the name).
@@ -102,7 +102,9 @@ def assess(
     evidence.missing_years = [y for y in question.years if y not in dated]
     evidence.missing_numbers = [n for n in question.numbers if n not in everything]
     # jieba mis-tags two-character fragments as names, so only longer names count here
-    evidence.missing_entities = [e for e in question.entities if len(e) >= 3 and not found(e, everything)]
+    evidence.missing_entities = [
+        e for e in question.entities if len(e) >= 3 and not found(e, everything) and not abbreviates(e, everything)
+    ]
     credited = any(credits(question, s) for s in relevant_sentences)
     if question.answer_type != "list" and not credited:
         # a list question names a category (措施, 主张) whose items the papers name instead
@@ -142,28 +144,34 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
         pieces = [sentence[start:end] for start, end in clause_spans(sentence)]
     # with no focus (某馆|修缮|屋顶|花了|多少钱), the quantity's clause must say something the question asks about
     topic = () if question.focus else question.terms
+    # who did it (某会|是|谁|主持|的): the sentence names the deed (主持会议), not always the thing
+    focus = () if question.answer_type == "person" and question.event else question.focus
     return any(
-        (not question.focus or any(near(f, text, common) for f in question.focus))
+        (not focus or any(near(f, text, common) for f in focus))
         and (question.answer_type not in CLAUSE_TYPES or not topic or any(found(t, text) for t in topic))
-        and (not question.event or _tells_event(question.event, text, common))
+        and (not question.event or _tells_event(question.event, text, common, deed=question.answer_type == "person"))
         and (not question.which or names_member(question.which, piece, question.text))
         and holds_answer(question.answer_type, piece, question.text, question.unit or question.date_unit)
         for piece, text in ((piece, normalize(piece)) for piece in pieces)
     )
 
 
-def _tells_event(event: tuple[str, ...], text: str, common: frozenset[str]) -> bool:
+def _tells_event(event: tuple[str, ...], text: str, common: frozenset[str], deed: bool = False) -> bool:
     """Whether ``text`` tells the asked event: its verb (or a near form: 建成 for 落成) and, when
     the question names one, its object. A date of another thing done to the same object
     (2021年报社开启合作, asked when the paper was founded) does not answer."""
     verb, objects = event[0], event[1:]
+    if deed:  # who did it: the deed's verb (jieba may split it: 来开|的|球) or its object names it
+        return near(verb, text, common) or any(found(w, text) for w in objects)
     return near(verb, text, common) and (not objects or any(near(w, text, common) for w in objects))
 
 
 def mentions(owner: str, normalized_text: str) -> bool:
     """Whether the text names ``owner`` by one of its names (华岳 or 电子 for 华岳电子公司); an
     owner with no name in it (会上的决定) is given the benefit of the doubt."""
-    names = [w for w, flag in tagged(owner) if len(w) >= 2 and flag.startswith(NAME_FLAGS)]
+    words = [(w, flag) for w, flag in tagged(owner) if len(w) >= 2 and w not in ORGANISATION_SUFFIXES]
+    # jieba tags some short names as common nouns (太钢|电气|公司): then any word of the owner counts
+    names = [w for w, flag in words if flag.startswith(NAME_FLAGS)] or [w for w, flag in words if flag.startswith("n")]
     return not names or any(found(w, normalized_text) for w in names)
 
 

@@ -107,7 +107,7 @@ def profile(question: str) -> QuestionProfile:
         owner=asked.owner,
         event=asked.event,
         which=asked.which,
-        role=_asks_holder(tokens, asked.focus),
+        role=not asked.event and _asks_holder(tokens, asked.focus),  # 某会|是|谁|主持: a deed, not a role
         unit=unit,
         date_unit=_asked_date_unit(tokens),
         questions_asked=sum(1 for t in tokens if t.asks),
@@ -284,6 +284,9 @@ def _asked(tokens: list[_Token], unit: str = "") -> _Asked:
             return _Asked(kind, event=_event(tokens, i, at))  # 哪一年落成: the date of that event is asked
         if kind == "number" and t.flag.startswith("v"):
             continue  # 多少|参会|代表: the counted noun comes after its verb
+        if kind == "person" and t.flag == "v" and len(t.word) >= 2 and t.word not in _NOT_CONTENT:
+            focus, start = _phrase_head(tokens[:at])  # 某会|是|谁|主持|的: who did that
+            return _Asked(kind, focus, _owner(tokens[:start]) if focus else "", event=_event(tokens, i, at))
         if t.flag.startswith(("v", "p", "c", "u", "d")):
             break  # a verb or preposition follows: the question word qualifies the verb (哪一年获评)
     if kind == "number" and _after_verb(tokens[:at]) and unit:
@@ -343,8 +346,11 @@ def _asked_unit(tokens: list[_Token]) -> str:
         if rest in L.UNITS:
             return rest
         if not rest and i + 1 < len(tokens) and tokens[i + 1].word in L.UNITS:
-            return tokens[i + 1].word
-        return ""
+            rest = tokens[i + 1].word
+            i += 1
+        if rest and i + 1 < len(tokens) and tokens[i + 1].word in L.UNITS:
+            return tokens[i + 1].word  # 多少|个|小时: the classifier counts the unit after it
+        return rest if rest in L.UNITS else ""
     return ""
 
 
@@ -456,6 +462,15 @@ def found(term: str, normalized_text: str) -> bool:
         half = len(term) // 2
         return term[:half] in normalized_text and term[half:] in normalized_text
     return False
+
+
+def abbreviates(term: str, normalized_text: str, gap: int = 3) -> bool:
+    """Whether the text holds a full name that ``term`` abbreviates: the term's characters in
+    order, at most ``gap`` characters apart (中电联 for 中国电力企业联合会), as Chinese
+    abbreviations are made."""
+    chars = normalize(term)
+    pattern = f".{{0,{gap}}}".join(re.escape(ch) for ch in chars)
+    return len(chars) >= 3 and re.search(pattern, normalized_text) is not None
 
 
 def near(term: str, normalized_text: str, common: frozenset[str] = frozenset()) -> bool:

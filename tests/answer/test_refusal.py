@@ -118,3 +118,29 @@ def test_how_heavy_is_not_answered_by_a_number_of_days():
     asked = profile("华岳一号卫星有多重？")
     assert not answers(asked, "时隔三天后，华岳一号卫星再次发射成功。")
     assert answers(asked, "华岳一号卫星重约2.1吨。")
+
+
+def test_who_did_it_is_answered_by_the_deed_not_by_any_name():
+    asked = profile("华岳集团的年度表彰会是谁主持的？")
+    assert asked.event[0] == "主持"
+    assert not answers(asked, "会上，与会人员集中学习了王明同志的讲话。")  # a name, not the one presiding
+    assert answers(asked, "集团党委书记李强主持会议并讲话。")  # the meeting named another way
+
+
+def test_a_factory_is_an_organisation_of_its_own():
+    asked = profile("华岳锻造厂的厂长是谁？")
+    assert not answers(asked, "星海铸造厂厂长陈东介绍了新产线。")
+    assert answers(asked, "华岳锻造厂厂长陈东介绍了新产线。")
+
+
+def test_an_owner_whose_name_jieba_tags_a_common_noun_still_needs_its_story():
+    asked = profile("太钢电气公司的总经理是谁？")  # 太钢 is tagged a common noun
+    sentence = "会上，公司党委副书记、总经理李明作重点交流发言。"
+    assert answers(asked, sentence, passage="星海集团召开中心组学习会。" + sentence) is False
+    assert answers(asked, sentence, passage="太钢电气公司召开中心组学习会。" + sentence)
+
+
+def test_an_abbreviated_name_is_found_by_its_full_form():
+    passages = make_results(["华岳电力企业联合会发布2024年度能效对标结果，星海一号机组获评AAAA级。"])
+    question = "华电联2024年度能效对标中，星海一号机组获评什么等级？"
+    assert evidence(question, passages).missing_entities == []

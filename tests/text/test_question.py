@@ -122,3 +122,16 @@ def test_how_deep_or_how_heavy_asks_for_a_length_or_a_weight():
     assert profile("这颗卫星有多重？").unit == "重"
     assert profile("这台装备能在多深的水下作业？").unit == "深"
     assert profile("巡察的覆盖率有多高？").unit == ""  # a rate as often as a height
+
+
+def test_a_classifier_before_a_unit_gives_way_to_the_unit():
+    assert profile("职工们坚守了多少个小时？").unit == "小时"
+    assert profile("一共来了多少个代表团？").unit == "个"
+
+
+def test_an_abbreviation_is_matched_by_its_characters_in_order():
+    from rag.text.question import abbreviates
+
+    assert abbreviates("华电联", "华岳电力企业联合会发布结果")
+    assert not abbreviates("华电联", "华岳集团发布结果，电力企业参加联合会")  # too far apart
+    assert not abbreviates("电联", "电力联合会")  # two characters say too little
