@@ -26,7 +26,7 @@ from typing import Mapping, Sequence
 
 from rag.records import SearchResult
 from rag.text.answer_type import (
-    NAME_FLAGS, another_year, credits_person, deputy_only, holds_answer, names_another_work, names_holder, names_member,
+    NAME_FLAGS, another_ordinal, another_year, credits_person, deputy_only, holds_answer, names_another_work, names_holder, names_member,
     owned_by_another, tagged,
 )
 from rag.text.features import normalize
@@ -137,6 +137,8 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
         return False  # a name, but not said to hold the asked role
     if another_year(question.years, sentence):
         return False  # a 2024 figure when 2023 is asked
+    if another_ordinal(question.text, sentence):
+        return False  # the first round when the second is asked
     if names_another_work(question.text, sentence):
         return False  # the running time of another film than the asked one
     pieces = [sentence]

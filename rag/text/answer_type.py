@@ -218,11 +218,35 @@ def another_year(asked_years: tuple[str, ...], sentence: str) -> bool:
     return bool(stated) and not stated & set(asked_years)
 
 
+# An ordinal and what it counts: 第二轮, 第3届, 首批 (首 is 第一)
+_ORDINAL = re.compile(r"(第[一二三四五六七八九十\d]+|首)(轮|届|次|期|批|季|阶段)")
+
+
+def another_ordinal(question: str, sentence: str) -> bool:
+    """Whether the sentence counts the question's round (第二轮) by another ordinal only (首轮):
+    asked about the second round, a fact of the first does not answer."""
+    asked = {(m.group(1).replace("第一", "首"), m.group(2)) for m in _ORDINAL.finditer(normalize(question))}
+    if not asked:
+        return False
+    stated = {(m.group(1).replace("第一", "首"), m.group(2)) for m in _ORDINAL.finditer(normalize(sentence))}
+    counted = {what for _, what in asked}
+    return any(what in counted for _, what in stated) and not stated & asked
+
+
 def names_member(category: str, piece: str, question: str) -> bool:
-    """Whether ``piece`` names a member of ``category`` the question does not (哪个街道 → 某某街道)."""
-    return any(
-        m.group() not in question for m in re.finditer(f"[{CJK}A-Za-z0-9]{{1,10}}{re.escape(category)}", piece)
-    )
+    """Whether ``piece`` names a member of ``category`` the question does not (哪个街道 → 某某街道):
+    a name or noun right before the category, not a verb or a particle (走进|社区 names none)."""
+    for m in re.finditer(f"[{CJK}A-Za-z0-9]{{1,10}}{re.escape(category)}", piece):
+        words = tagged(piece[m.start() : m.end() - len(category)])
+        flag = words[-1][1] if words else "v"
+        if m.group() not in question and (flag == "vn" or not flag.startswith(_NOT_NAMING_FLAGS)):
+            return True
+    return False
+
+
+# Parts of speech that cannot end a name: verbs (not verbal nouns), prepositions, particles,
+# conjunctions, adverbs, pronouns
+_NOT_NAMING_FLAGS = ("v", "p", "u", "c", "d", "r", "y")
 
 
 def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:

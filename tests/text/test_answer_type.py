@@ -124,3 +124,20 @@ def test_the_name_must_go_with_the_asked_role():
     assert not names_holder("党委书记", "王华总书记的重要讲话。", asked)  # another title sharing its characters
     assert names_holder("导演", "这部影片由张伟执导。", "这部影片的导演是谁？")  # the role's verb, touching the name
     assert not names_holder("副组长", "领导小组组长李明检查工作。", "领导小组的副组长是谁？")
+
+
+def test_a_member_of_the_asked_category_is_named_not_just_visited():
+    from rag.text.answer_type import names_member
+
+    assert not names_member("社区", "星海公司走进社区，开展志愿活动。", "在哪个社区？")  # 走进: a verb
+    assert names_member("社区", "星海公司走进和平社区，开展志愿活动。", "在哪个社区？")
+    assert names_member("机组", "其中3号机组荣获一等奖。", "哪个机组获奖？")
+
+
+def test_another_round_does_not_answer_the_asked_one():
+    from rag.text.answer_type import another_ordinal
+
+    assert another_ordinal("第二轮巡察何时启动？", "自首轮巡察工作启动以来，共发现问题30个。")
+    assert not another_ordinal("第二轮巡察何时启动？", "第二轮巡察于3月启动。")
+    assert not another_ordinal("首轮巡察发现了多少问题？", "第一轮巡察发现问题30个。")  # 首 is 第一
+    assert not another_ordinal("巡察何时启动？", "首轮巡察于3月启动。")  # no round asked
