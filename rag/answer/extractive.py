@@ -80,6 +80,7 @@ class Selection:
     best_lexical: float = 0.0
     best_cosine: float | None = None
     min_cosine: float | None = None  # the cosine that counts as close to this question (MIN_COSINE_Z)
+    relevant: list[Scored] = field(default_factory=list)  # what the direct answer and the refusal check look at
     direct: Scored | None = None  # the sentence holding the asked fact (a who / when / how-many question)
     direct_clause: str | None = None  # its answering clause, when the sentence is long
 
@@ -223,7 +224,8 @@ class ExtractiveAnswerer:
         if not candidates:
             return Selection([], [])
         q = profile(question)
-        direct = _direct_answer(q, candidates[:RELEVANT], self.common) or _credit_line(q, candidates, self.common)
+        relevant = _with_continuations(candidates, RELEVANT, q.focus)
+        direct = _direct_answer(q, relevant, self.common) or _credit_line(q, candidates, self.common)
         best = direct or candidates[0]
         threshold = candidates[0].score * (KEEP_RATIO_FACT if q.wants_fact else KEEP_RATIO)
         chosen: list[Scored] = [best]
@@ -251,6 +253,7 @@ class ExtractiveAnswerer:
             best_lexical=max(x.lexical for x in candidates),
             best_cosine=max(cosines) if cosines else None,
             min_cosine=self.min_cosine(query_vector),
+            relevant=relevant,
             direct=direct,
             direct_clause=clause,
         )
@@ -325,6 +328,22 @@ def _ordered(chosen: list[Scored], direct: Scored | None = None) -> list[Scored]
     return ordered
 
 
+def _with_continuations(candidates: Sequence[Scored], count: int, focus: tuple[str, ...]) -> list[Scored]:
+    """The best ``count`` candidates, and the sentence right after each that goes on about the
+    asked thing by its bare name (…搬迁项目是重点项目。项目位于某园区。): a paper names the
+    subject in full once, then by its head noun or 该/此 + noun."""
+    best = list(candidates[:count])
+    if not focus:
+        return best
+    opening = re.compile(f"^(?:该|此|这一?)?{re.escape(focus[0])}")
+    for x in list(best):
+        after = [y for y in candidates if y.sentence.passage == x.sentence.passage and y.sentence.start >= x.sentence.end]
+        nxt = min(after, key=lambda y: y.sentence.start, default=None)
+        if nxt is not None and nxt not in best and opening.match(nxt.sentence.text.strip()):
+            best.append(nxt)
+    return best
+
+
 def _direct_answer(question: QuestionProfile, candidates: Sequence[Scored], common: frozenset[str] = frozenset()) -> Scored | None:
     """The best candidate that covers the question's focus with a fact of the asked type (who /
     when / how many / where / which organisation), or None for other questions."""
@@ -374,7 +393,7 @@ class ExtractiveGenerator:
         selection = self.answerer.select(question, contexts, query_vector)
         if not selection.sentences:
             return Draft(self.refusal, True, "no usable sentences")
-        relevant = [x.sentence.text for x in selection.candidates[:RELEVANT]]
+        relevant = [x.sentence.text for x in selection.relevant]
         if selection.direct is not None and selection.direct.sentence.text not in relevant:
             relevant.append(selection.direct.sentence.text)  # a credit line found further down
         passage_text = {r.rank: r.chunk.text for r in contexts}

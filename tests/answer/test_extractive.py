@@ -105,3 +105,14 @@ def test_warm_cache_makes_answering_embed_nothing_and_changes_nothing():
     assert warmed == len(cache) > 0
     assert calls == []  # every sentence vector came from the warmed cache
     assert warm == cold
+
+
+def test_a_sentence_naming_the_subject_by_its_head_noun_is_read_with_the_one_before():
+    from rag.answer.extractive import RELEVANT
+
+    filler = "".join(f"华岳集团第{i}次动员会召开，部署搬迁工作。" for i in range(RELEVANT + 2))
+    passage = "华岳锌业搬迁项目是集团的重点项目。项目位于星海市临江工业园区，年产锌锭十万吨。" + filler
+    question = "华岳锌业搬迁项目建在什么地方？"
+    selection = ExtractiveAnswerer().select(question, make_results([passage]), TOY.encode_queries([question])[0])
+    assert any(x.sentence.text.startswith("项目位于") for x in selection.relevant)
+    assert selection.direct is not None and "临江工业园区" in selection.direct.sentence.text
