@@ -143,7 +143,7 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
         return False  # the running time of another film than the asked one
     pieces = [sentence]
     if question.answer_type in CLAUSE_TYPES:
-        pieces = [sentence[start:end] for start, end in clause_spans(sentence)]
+        pieces = _clauses(sentence)
     # with no focus (某馆|修缮|屋顶|花了|多少钱), the quantity's clause must say something the question asks about
     topic = () if question.focus else question.terms
     # who did it (某会|是|谁|主持|的): the sentence names the deed (主持会议), not always the thing
@@ -156,6 +156,18 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
         and holds_answer(question.answer_type, piece, question.text, question.unit or question.date_unit)
         for piece, text in ((piece, normalize(piece)) for piece in pieces)
     )
+
+
+def _clauses(sentence: str) -> list[str]:
+    """The sentence's clauses, a label kept with what it labels (举报电话：0731-12388)."""
+    pieces: list[str] = []
+    for start, end in clause_spans(sentence):
+        piece = sentence[start:end]
+        if pieces and pieces[-1].rstrip().endswith(("：", ":")):
+            pieces[-1] += piece
+        else:
+            pieces.append(piece)
+    return pieces
 
 
 def _tells_event(event: tuple[str, ...], text: str, common: frozenset[str], deed: bool = False) -> bool:

@@ -36,6 +36,8 @@ def tagged(sentence: str) -> tuple[tuple[str, str], ...]:
     return tuple((p.word, p.flag) for p in jieba.posseg.cut(sentence))
 
 
+# A telephone number or code: digit groups joined by hyphens (0731-12388), or six digits and more
+_CODE = re.compile(r"(?<![\d.])\d{3,}(?:[-－]\d{3,})+(?![\d.])|(?<![\d.])\d{6,}(?![\d.])")
 _DAY = re.compile(r"\d{1,2}\s*[日号]|[一二三四五六七八九十]{1,3}[日号]|[今昨前明]天|[今昨]日")
 
 
@@ -44,6 +46,8 @@ def holds_answer(kind: str | None, sentence: str, question: str, unit: str = "")
     (for a number, in the ``unit`` the question names, when it names one; for a date asked
     to the day, ``unit`` 日, a day)."""
     if kind == "number":
+        if not unit and any(code not in question for code in _CODE.findall(sentence)):
+            return True  # a telephone number or a code answers "what number" with no unit asked
         dates = [m.span() for m in DATE.finditer(sentence)]
         return any(
             not _YEAR_ONLY.match(m.group()) and m.group() not in question and not _inside(m.span(), dates)

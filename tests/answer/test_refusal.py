@@ -144,3 +144,9 @@ def test_an_abbreviated_name_is_found_by_its_full_form():
     passages = make_results(["华岳电力企业联合会发布2024年度能效对标结果，星海一号机组获评AAAA级。"])
     question = "华电联2024年度能效对标中，星海一号机组获评什么等级？"
     assert evidence(question, passages).missing_entities == []
+
+
+def test_a_telephone_number_after_its_label_answers_what_number():
+    asked = profile("向华岳集团反映问题，联系电话是多少？")
+    assert answers(asked, "联系电话：0351-66668888(工作日接听)；")
+    assert not answers(asked, "联系电话将另行公布，请关注官网。")

@@ -141,3 +141,8 @@ def test_another_round_does_not_answer_the_asked_one():
     assert not another_ordinal("第二轮巡察何时启动？", "第二轮巡察于3月启动。")
     assert not another_ordinal("首轮巡察发现了多少问题？", "第一轮巡察发现问题30个。")  # 首 is 第一
     assert not another_ordinal("巡察何时启动？", "首轮巡察于3月启动。")  # no round asked
+
+
+def test_a_code_is_a_number_only_when_the_question_does_not_name_it():
+    assert holds_answer("number", "热线：0731-12388。", "热线号码是多少？")
+    assert not holds_answer("number", "华岳科技（301175）今日收涨。", "华岳科技（301175）的营收是多少？")
