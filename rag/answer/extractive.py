@@ -30,7 +30,7 @@ from rag.answer.sentences import Sentence, split_spans
 from rag.records import Chunk, SearchResult
 from rag.text.features import bigrams, containment, jaccard, normalize
 from rag.text.matching import lexical_score
-from rag.text.answer_type import answer_clause
+from rag.text.answer_type import answer_clause, tagged
 from rag.text.question import QuestionProfile, profile
 from rag.text.sentences import answer_pieces
 
@@ -241,6 +241,8 @@ class ExtractiveAnswerer:
                 continue
             chosen.append(x)
             used += len(x.sentence.text)
+        if q.wants_list:
+            chosen = _with_list_items(chosen, _list_items(candidates, best), self.max_chars)
         cosines = [x.cosine for x in candidates if x.cosine is not None]
         clause = None
         if direct is not None and len(direct.sentence.text) > LONG_DIRECT:
@@ -326,6 +328,43 @@ def _ordered(chosen: list[Scored], direct: Scored | None = None) -> list[Scored]
         ordered.remove(direct)
         ordered.insert(0, direct)
     return ordered
+
+
+# An item of an enumeration: 一是…, （一）…, 一、…, 第一，…
+_ENUMERATED = re.compile(r"^(?:[一二三四五六七八九十]+是|[（(][一二三四五六七八九十]+[）)]|[一二三四五六七八九十]+、|第[一二三四五六七八九十]+[，、,])")
+ITEM_CHARS = 40  # a list item printed as a heading (强化政治担当，主动扛起责任) is short
+
+
+def _list_items(candidates: Sequence[Scored], best: Scored) -> list[Scored]:
+    """The items of the list the best sentence's passage sets out, in passage order: its
+    enumerated sentences (一是…) or, failing those, its short sentences opening with a verb
+    (加强组织领导，落实责任。开展隐患治理，…), the way news reports print measures as headings.
+    Two at least, or none."""
+    same = sorted((x for x in candidates if x.sentence.passage == best.sentence.passage), key=lambda x: x.sentence.start)
+    enumerated = [x for x in same if _ENUMERATED.match(x.sentence.text.strip())]
+    if len(enumerated) >= 2:
+        return enumerated
+    headings = [x for x in same if len(x.sentence.text.strip()) <= ITEM_CHARS and _opens_with_verb(x.sentence.text)]
+    return headings if len(headings) >= 2 else []
+
+
+def _opens_with_verb(text: str) -> bool:
+    words = tagged(text.strip()[:8])
+    return bool(words) and len(words[0][0]) >= 2 and words[0][1] in ("v", "vn", "vd")
+
+
+def _with_list_items(chosen: list[Scored], items: list[Scored], max_chars: int) -> list[Scored]:
+    """The best sentence, then the list's items, then what else was chosen, within ``max_chars``."""
+    if not items:
+        return chosen
+    out = [chosen[0]]
+    used = len(chosen[0].sentence.text)
+    for x in items + chosen[1:]:
+        if x in out or used + len(x.sentence.text) > max_chars or any(_redundant(x, c) for c in out):
+            continue
+        out.append(x)
+        used += len(x.sentence.text)
+    return out
 
 
 def _with_continuations(candidates: Sequence[Scored], count: int, focus: tuple[str, ...]) -> list[Scored]:

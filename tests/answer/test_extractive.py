@@ -116,3 +116,15 @@ def test_a_sentence_naming_the_subject_by_its_head_noun_is_read_with_the_one_bef
     selection = ExtractiveAnswerer().select(question, make_results([passage]), TOY.encode_queries([question])[0])
     assert any(x.sentence.text.startswith("项目位于") for x in selection.relevant)
     assert selection.direct is not None and "临江工业园区" in selection.direct.sentence.text
+
+
+def test_a_list_question_gathers_the_items_printed_as_headings():
+    body = "各班组利用例会、工作群等多种形式学习传达上级关于安全工作的文件和讲话精神，层层压实责任，确保各项要求落到实处。"
+    passage = (
+        "华岳公司积极行动，牢牢把握安全工作主动权，全力做好安全工作。"
+        "加强组织领导，严格落实责任。" + body + "开展隐患治理，强化源头管控。" + body.replace("学习", "认真学习")
+        + "强化安全宣教，提高安全意识。" + body.replace("层层", "逐级")
+    )
+    text = answer("华岳公司从哪几个方面做好安全工作？", make_results([passage]))
+    for item in ("加强组织领导", "开展隐患治理", "强化安全宣教"):
+        assert item in text
