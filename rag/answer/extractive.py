@@ -226,10 +226,15 @@ class ExtractiveAnswerer:
         q = profile(question)
         relevant = _with_continuations(candidates, RELEVANT, q.focus)
         direct = _direct_answer(q, relevant, self.common) or _credit_line(q, candidates, self.common)
-        best = direct or candidates[0]
+        parts = [] if direct else _part_answers(question, relevant, self.common)
+        best = direct or (parts[0] if parts else candidates[0])
         threshold = candidates[0].score * (KEEP_RATIO_FACT if q.wants_fact else KEEP_RATIO)
         chosen: list[Scored] = [best]
         used = len(best.sentence.text)
+        for x in parts[1:]:  # each part of a multi-part question answered first
+            if x not in chosen and used + len(x.sentence.text) <= self.max_chars:
+                chosen.append(x)
+                used += len(x.sentence.text)
         for x in candidates:
             if x is best:
                 continue
@@ -250,7 +255,7 @@ class ExtractiveAnswerer:
             if span is not None:
                 clause = direct.sentence.text[span[0] : span[1]].strip().rstrip("，,；;：:")
         return Selection(
-            _ordered(chosen, direct),
+            _ordered(chosen, direct) if not parts else chosen[: len(parts)] + _ordered(chosen[len(parts) :]),
             candidates,
             best_lexical=max(x.lexical for x in candidates),
             best_cosine=max(cosines) if cosines else None,
@@ -389,6 +394,20 @@ def _direct_answer(question: QuestionProfile, candidates: Sequence[Scored], comm
     if not question.wants_fact:
         return None
     return next((x for x in candidates if refusal_check.answers(question, x.sentence.text, common)), None)
+
+
+def _part_answers(question: str, candidates: Sequence[Scored], common: frozenset[str] = frozenset()) -> list[Scored]:
+    """For a question in several parts (死亡失踪多少人？直接经济损失多少？), the best candidate
+    answering each part that asks one typed fact, in the question's order, each once."""
+    if profile(question).questions_asked < 2:
+        return []
+    found: list[Scored] = []
+    for part in re.split(r"[？?；;，,]", question):
+        asked = profile(part)
+        x = _direct_answer(asked, candidates, common) if asked.questions_asked == 1 else None
+        if x is not None and x not in found:
+            found.append(x)
+    return found
 
 
 def _credit_line(question: QuestionProfile, candidates: Sequence[Scored], common: frozenset[str] = frozenset()) -> Scored | None:

@@ -128,3 +128,14 @@ def test_a_list_question_gathers_the_items_printed_as_headings():
     text = answer("华岳公司从哪几个方面做好安全工作？", make_results([passage]))
     for item in ("加强组织领导", "开展隐患治理", "强化安全宣教"):
         assert item in text
+
+
+def test_each_part_of_a_multi_part_question_gets_its_answer_first():
+    passage = (
+        "华岳锌业搬迁项目是集团转型升级的重点项目，各方高度重视，工程进展顺利，受到广泛关注。"
+        "项目位于星海市临江工业园区。"
+        "华岳锌业搬迁项目建成后，设计产能为年产锌锭15万吨。"
+    )
+    text = answer("华岳锌业搬迁项目建在哪里？设计产能是多少？", make_results([passage]))
+    first, second = text.split("。")[:2]
+    assert "临江工业园区" in first and "15万吨" in second
