@@ -335,8 +335,8 @@ def _ordered(chosen: list[Scored], direct: Scored | None = None) -> list[Scored]
     return ordered
 
 
-# An item of an enumeration: 一是…, （一）…, 一、…, 第一，…
-_ENUMERATED = re.compile(r"^(?:[一二三四五六七八九十]+是|[（(][一二三四五六七八九十]+[）)]|[一二三四五六七八九十]+、|第[一二三四五六七八九十]+[，、,])")
+# An item of an enumeration: 一是…, 其一，…, （一）…, 一、…, 第一，…
+_ENUMERATED = re.compile(r"^(?:[一二三四五六七八九十]+是|其[一二三四五六七八九十]+[，、,：:]|[（(][一二三四五六七八九十]+[）)]|[一二三四五六七八九十]+、|第[一二三四五六七八九十]+[，、,])")
 ITEM_CHARS = 40  # a list item printed as a heading (强化政治担当，主动扛起责任) is short
 
 
