@@ -251,7 +251,7 @@ class ExtractiveAnswerer:
         cosines = [x.cosine for x in candidates if x.cosine is not None]
         clause = None
         if direct is not None and len(direct.sentence.text) > LONG_DIRECT:
-            span = answer_clause(q.answer_type, direct.sentence.text, q.text, q.unit)
+            span = answer_clause(q.answer_type, direct.sentence.text, q.text, q.unit or q.date_unit, q.focus)
             if span is not None:
                 clause = direct.sentence.text[span[0] : span[1]].strip().rstrip("，,；;：:")
         return Selection(

@@ -270,13 +270,18 @@ def credits_person(sentence: str) -> bool:
     return bool(_CLOSING_CREDIT.match(text)) and any(flag.startswith("nr") for _, flag in tagged(text))
 
 
-def answer_clause(kind: str | None, sentence: str, question: str, unit: str = "") -> tuple[int, int] | None:
-    """The span of the clause of ``sentence`` that holds the asked fact, or None."""
-    for start, end in clause_spans(sentence):
-        clause = sentence[start:end]
-        if holds_answer(kind, clause, question, unit):
-            return start, start + _through_name(clause, question) if kind == "person" else end
-    return None
+def answer_clause(
+    kind: str | None, sentence: str, question: str, unit: str = "", focus: tuple[str, ...] = ()
+) -> tuple[int, int] | None:
+    """The span of the clause of ``sentence`` that holds the asked fact, or None: the first
+    clause naming the ``focus`` with a fact of the asked kind, else the first with such a fact
+    (某厂新建管网70公里，改造管网36公里 → 改造管网36公里 when 改造 is asked)."""
+    holding = [(start, end) for start, end in clause_spans(sentence) if holds_answer(kind, sentence[start:end], question, unit)]
+    naming = [(start, end) for start, end in holding if any(found(f, normalize(sentence[start:end])) for f in focus)]
+    if not holding:
+        return None
+    start, end = (naming or holding)[0]
+    return start, start + _through_name(sentence[start:end], question) if kind == "person" else end
 
 
 def _through_name(clause: str, question: str) -> int:

@@ -146,3 +146,11 @@ def test_another_round_does_not_answer_the_asked_one():
 def test_a_code_is_a_number_only_when_the_question_does_not_name_it():
     assert holds_answer("number", "热线：0731-12388。", "热线号码是多少？")
     assert not holds_answer("number", "华岳科技（301175）今日收涨。", "华岳科技（301175）的营收是多少？")
+
+
+def test_the_answer_clause_is_the_one_naming_the_asked_attribute():
+    sentence = "今年华岳市要新建污水管网70公里，其中市本级42公里；改造雨水管网36公里。"
+    start, end = answer_clause("number", sentence, "华岳市今年要改造多少公里雨水管网？", "公里", ("雨水",))
+    assert sentence[start:end].startswith("改造雨水管网36公里")
+    start, end = answer_clause("time", "2022年5月，华岳发布路线图；5月18日起正式实施。", "路线图哪一天实施？", "日")
+    assert "18日" in "2022年5月，华岳发布路线图；5月18日起正式实施。"[start:end]
