@@ -292,7 +292,23 @@ def _asked(tokens: list[_Token], unit: str = "") -> _Asked:
     if kind == "number" and _after_verb(tokens[:at]) and unit:
         return _Asked(kind)  # 某厂|捐了|多少钱: a verb's object, measured in the unit asked, not the subject's attribute
     focus, start = _phrase_head(tokens[:at])
-    return _Asked(kind, focus, _owner(tokens[:start]) if focus else "")
+    return _Asked(kind, focus, (_owner(tokens[:start]) or _topic(tokens[:start])) if focus else "")
+
+
+def _topic(before: list[_Token]) -> str:
+    """The name that a clause of its own sets up as the topic (某集团的母公司华岳集团，董事长是谁
+    → 华岳集团): the names ending the clause before the comma, or ""."""
+    if not before or before[-1].word not in "，,":
+        return ""
+    words: list[str] = []
+    named = False
+    for t in reversed(before[:-1]):
+        if t.flag.startswith(_ENTITY_FLAGS):
+            named = True
+        elif named or t.word not in L.ORGANISATION_SUFFIXES:
+            break  # 星海|集团: a generic ending after the name belongs to it
+        words.append(t.word)
+    return "".join(reversed(words)) if named else ""
 
 
 def _asks_holder(tokens: list[_Token], focus: tuple[str, ...]) -> bool:

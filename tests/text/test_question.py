@@ -135,3 +135,8 @@ def test_an_abbreviation_is_matched_by_its_characters_in_order():
     assert abbreviates("华电联", "华岳电力企业联合会发布结果")
     assert not abbreviates("华电联", "华岳集团发布结果，电力企业参加联合会")  # too far apart
     assert not abbreviates("电联", "电力联合会")  # two characters say too little
+
+
+def test_a_name_set_up_as_the_topic_owns_the_asked_attribute():
+    assert profile("华岳电子的母公司星海集团，董事长是谁？").owner == "星海集团"
+    assert profile("今年春天，董事长是谁？").owner == ""  # a time is no topic
