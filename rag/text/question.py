@@ -95,6 +95,8 @@ def profile(question: str) -> QuestionProfile:
         terms.extend(_joined_singles(run))  # 碳|中|和 → 碳中和
     unit = _asked_unit(tokens)
     asked = _asked(tokens, unit)
+    if asked.kind == "number" and not unit and asked.focus and _measures(asked.focus[0]):
+        unit = asked.focus[0]  # 年龄是多少, 多大年纪: an attribute measured in its own units (岁)
     return QuestionProfile(
         text=text,
         terms=tuple(sorted(dict.fromkeys(terms), key=len, reverse=True)),
@@ -350,6 +352,11 @@ def _after_verb(before: list[_Token]) -> bool:
     return bool(words) and words[-1].flag == "v" and words[-1].word not in L.COPULAS | _NOT_CONTENT
 
 
+def _measures(word: str) -> bool:
+    """Whether ``word`` is an attribute noun of a group of units (年龄 of 岁, 体重 of 公斤)."""
+    return word not in L.UNITS and any(word in group for group in L.SAME_MEASURE)
+
+
 def _asked_unit(tokens: list[_Token]) -> str:
     """The unit right after a how-many question word, fused with it (几岁) or not (多少|吨); for
     多 with an adjective that a group of units measures (多深, 多重), the adjective."""
@@ -361,6 +368,8 @@ def _asked_unit(tokens: list[_Token]) -> str:
         rest = next((t.word[len(w):] for w in _BY_LENGTH if t.word.startswith(w)), "")
         if rest in L.UNITS:
             return rest
+        if not rest and i + 1 < len(tokens) and _measures(tokens[i + 1].word):
+            return tokens[i + 1].word  # 多大|年纪: asked in the attribute's units (岁)
         if not rest and i + 1 < len(tokens) and tokens[i + 1].word in L.UNITS:
             rest = tokens[i + 1].word
             i += 1

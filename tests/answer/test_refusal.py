@@ -150,3 +150,10 @@ def test_a_telephone_number_after_its_label_answers_what_number():
     asked = profile("向华岳集团反映问题，联系电话是多少？")
     assert answers(asked, "联系电话：0351-66668888(工作日接听)；")
     assert not answers(asked, "联系电话将另行公布，请关注官网。")
+
+
+def test_an_age_is_answered_in_years_of_age_only():
+    asked = profile("华岳厂的劳模王明今年多大年纪？")
+    assert asked.unit == "年纪"
+    assert not answers(asked, "王明在华岳厂从事技术工作12年来，始终扎根一线。")
+    assert answers(asked, "现年45岁的王明是华岳厂的劳模。")
