@@ -35,6 +35,7 @@ class Draft:
     refused: bool = False
     reason: str | None = None  # why it refused, for logs and debugging
     reasoning: str = ""  # a reasoning model's <think> text: shown apart, never checked as an answer
+    retry: bool = False  # a reply that is no judgement (empty, notation only, cut before a sentence ended)
 
 
 class Generator(Protocol):

@@ -161,6 +161,12 @@ class ChatGenerator:
     def generate(self, question: str, contexts: Sequence[SearchResult]) -> Draft:
         if refused := self._gated(question, contexts):
             return refused
+        draft = self._ask(question, contexts)
+        if draft.retry and len(contexts) > 1:  # no judgement: ask again with the best passage alone
+            draft = self._ask(question, contexts[:1])
+        return draft
+
+    def _ask(self, question: str, contexts: Sequence[SearchResult]) -> Draft:
         contexts = self.fitted(question, contexts)
         with self.errors():
             message = self.runnable().invoke(self.inputs(question, contexts))
@@ -168,11 +174,19 @@ class ChatGenerator:
         return self._draft(question, str(message.content or ""), contexts, truncated)
 
     def stream(self, question: str, contexts: Sequence[SearchResult]) -> Iterator[str | Draft]:
-        """The answer's text as it comes (reasoning held back), then the checked ``Draft``."""
+        """The answer's text as it comes (reasoning held back), then the checked ``Draft``; a reply
+        that is no judgement is asked again with the best passage alone (its text follows)."""
         if refused := self._gated(question, contexts):
             yield refused.text
             yield refused
             return
+        for part in self._stream_reply(question, contexts):
+            if isinstance(part, Draft) and part.retry and len(contexts) > 1:
+                yield from self._stream_reply(question, contexts[:1])
+            else:
+                yield part
+
+    def _stream_reply(self, question: str, contexts: Sequence[SearchResult]) -> Iterator[str | Draft]:
         contexts = self.fitted(question, contexts)
         text, shown, truncated = "", "", False
         with self.errors():
@@ -200,11 +214,13 @@ class ChatGenerator:
         answer = R.strip_notation(answer)
         if truncated:  # cut at the token limit: keep the finished sentences
             answer = R.whole_sentences(answer)
-        if not answer or is_refusal(answer, self.refusal):
-            reason = "the reply was cut at the token limit" if truncated and not answer else "the model found no answer in the passages"
-            return Draft(self.refusal, True, reason)
+        if not answer:
+            why = "the reply was cut at the token limit before a sentence ended" if truncated else "the reply was empty"
+            return Draft(self.refusal, True, why, retry=True)
+        if is_refusal(answer, self.refusal):
+            return Draft(self.refusal, True, "the model found no answer in the passages")
         if why := R.not_an_answer(answer, question):
-            return Draft(self.refusal, True, why)
+            return Draft(self.refusal, True, why, retry=not R.has_text(answer))
         instructions = P.load_prompt(self.settings.prompts_dir, P.ANSWER_SYSTEM) + P.load_prompt(self.settings.prompts_dir, P.ANSWER_USER)
         if recites_instructions(answer, instructions, contexts):
             return Draft(self.refusal, True, "the model repeated its instructions (an injected request obeyed)")

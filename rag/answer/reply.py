@@ -84,10 +84,15 @@ def whole_sentences(answer: str) -> str:
     return answer[: ends[-1]].strip() if ends else ""
 
 
+def has_text(answer: str) -> bool:
+    """Whether ``answer`` holds words once its markers are gone (not empty, not notation only)."""
+    return has_word_character(normalize(strip_markers(answer)))
+
+
 def not_an_answer(answer: str, question: str) -> str | None:
     """Why ``answer`` (notation already stripped) is not an answer to ``question``, or None."""
     content = normalize(strip_markers(answer))
-    if not has_word_character(content):
+    if not has_text(answer):
         return "the reply holds no text (empty, or only the prompt's notation)"
     pairs = bigrams(content)
     if pairs and len(pairs & bigrams(question)) / len(pairs) >= QUESTION_ECHO_SHARE:

@@ -159,9 +159,11 @@ def test_reasoning_never_becomes_the_answer(tmp_path):
 def test_echoed_notation_empty_and_question_repeating_replies_are_refused(tmp_path):
     question = "太钢的碳中和目标是什么"
     with FakeOpenAI() as server:
-        server.replies = ["<资料 1>[n][1]", "", f"{question}？[1]", "太钢计划2050年实现碳中和[n][1]。"]
+        # notation only and empty are asked again once (with the best passage), and fail again here
+        server.replies = ["<资料 1>[n][1]", "", "", "<资料 1>", f"{question}？[1]", "太钢计划2050年实现碳中和[n][1]。"]
         pipeline = AnswerPipeline(settings_for(server, tmp_path), searcher=ToySearcher())
         echoed, empty, repeated, marked = (pipeline.invoke(question) for _ in range(4))
+    assert len(server.requests) == 6
     for answer in (echoed, empty, repeated):
         assert answer.refused and answer.answer == "资料中没有相关信息" and answer.citations == []
     assert not marked.refused and "[n]" not in marked.answer and marked.answer.startswith("太钢计划2050年实现碳中和[1]")
@@ -172,3 +174,28 @@ def test_a_slow_model_names_the_timeout_setting(tmp_path):
         pipeline = AnswerPipeline(settings_for(server, tmp_path).replace(llm_timeout=1.0), searcher=ToySearcher())
         with pytest.raises(RagError, match=r"did not answer within 1 s \(RAG_LLM_TIMEOUT\)"):
             pipeline.invoke("太钢的碳中和目标是什么")
+
+
+def test_a_reply_that_is_no_judgement_is_asked_again_with_the_best_passage_alone(tmp_path):
+    with FakeOpenAI(REPLY) as server:
+        server.replies = ["<资料 1>[n]"]  # notation only, then the scripted answer
+        pipeline = AnswerPipeline(settings_for(server, tmp_path), searcher=ToySearcher())
+        answer = pipeline.invoke("太钢的碳中和目标是什么")
+    assert len(server.requests) == 2
+    retried = server.requests[1]["messages"][-1]["content"]
+    assert "<资料 1>" in retried and "<资料 2>" not in retried
+    assert not answer.refused and answer.answer.startswith("太钢计划2050年实现碳中和[1]。")
+
+
+def test_a_streamed_reply_that_is_no_judgement_is_asked_again(tmp_path):
+    with FakeOpenAI(REPLY) as server:
+        server.replies = [""]
+        parts = list(AnswerPipeline(settings_for(server, tmp_path), searcher=ToySearcher()).stream("太钢的碳中和目标是什么"))
+    assert len(server.requests) == 2 and server.requests[1]["stream"] is True
+    assert not parts[-1].refused and parts[-1].answer.startswith("太钢计划2050年实现碳中和[1]。")
+
+
+def test_a_refusal_is_a_judgement_and_is_not_asked_again(tmp_path):
+    with FakeOpenAI("资料中没有相关信息。") as server:
+        AnswerPipeline(settings_for(server, tmp_path), searcher=ToySearcher()).invoke("太钢的碳中和目标是什么")
+    assert len(server.requests) == 1
