@@ -255,7 +255,7 @@ class ExtractiveAnswerer:
             if span is not None:
                 clause = direct.sentence.text[span[0] : span[1]].strip().rstrip("，,；;：:")
         return Selection(
-            _ordered(chosen, direct) if not parts else chosen[: len(parts)] + _ordered(chosen[len(parts) :]),
+            _ordered(chosen, direct) if not parts else _parts_first(chosen, parts),
             candidates,
             best_lexical=max(x.lexical for x in candidates),
             best_cosine=max(cosines) if cosines else None,
@@ -374,7 +374,7 @@ def _with_list_items(chosen: list[Scored], items: list[Scored], max_chars: int) 
 
 def _with_continuations(candidates: Sequence[Scored], count: int, focus: tuple[str, ...]) -> list[Scored]:
     """The best ``count`` candidates, and the sentence right after each that goes on about the
-    asked thing by its bare name (…搬迁项目是重点项目。项目位于某园区。): a paper names the
+    asked thing by its bare name (…扩建工程是市重点工程。工程位于某街道。): a paper names the
     subject in full once, then by its head noun or 该/此 + noun."""
     best = list(candidates[:count])
     if not focus:
@@ -397,7 +397,7 @@ def _direct_answer(question: QuestionProfile, candidates: Sequence[Scored], comm
 
 
 def _part_answers(question: str, candidates: Sequence[Scored], common: frozenset[str] = frozenset()) -> list[Scored]:
-    """For a question in several parts (死亡失踪多少人？直接经济损失多少？), the best candidate
+    """For a question in several parts (到场多少人？募得善款多少？), the best candidate
     answering each part that asks one typed fact, in the question's order, each once."""
     if profile(question).questions_asked < 2:
         return []
@@ -408,6 +408,12 @@ def _part_answers(question: str, candidates: Sequence[Scored], common: frozenset
         if x is not None and x not in found:
             found.append(x)
     return found
+
+
+def _parts_first(chosen: list[Scored], parts: list[Scored]) -> list[Scored]:
+    """The chosen part answers in the question's order, then the rest as ``_ordered`` puts them."""
+    first = [x for x in parts if x in chosen]
+    return first + _ordered([x for x in chosen if x not in first])
 
 
 def _credit_line(question: QuestionProfile, candidates: Sequence[Scored], common: frozenset[str] = frozenset()) -> Scored | None:

@@ -159,7 +159,7 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
 
 
 def _clauses(sentence: str) -> list[str]:
-    """The sentence's clauses, a label kept with what it labels (举报电话：0731-12388)."""
+    """The sentence's clauses, a label kept with what it labels (服务热线：0351-66668888)."""
     pieces: list[str] = []
     for start, end in clause_spans(sentence):
         piece = sentence[start:end]
@@ -181,7 +181,7 @@ def _tells_event(event: tuple[str, ...], text: str, common: frozenset[str], deed
 
 
 def mentions(owner: str, normalized_text: str) -> bool:
-    """Whether the text names ``owner`` by one of its names (华岳 or 电子 for 华岳电子公司); an
+    """Whether the text names ``owner`` by one of its names (华岳 or 机床 for 华岳机床公司); an
     owner with no name in it (会上的决定) is given the benefit of the doubt."""
     words = [(w, flag) for w, flag in tagged(owner) if len(w) >= 2 and w not in ORGANISATION_SUFFIXES]
     # jieba tags some short names as common nouns (太钢|电气|公司): then any word of the owner counts

@@ -92,7 +92,7 @@ def has_text(answer: str) -> bool:
 def not_an_answer(answer: str, question: str) -> str | None:
     """Why ``answer`` (notation already stripped) is not an answer to ``question``, or None."""
     content = normalize(strip_markers(answer))
-    if not has_text(answer):
+    if not has_word_character(content):
         return "the reply holds no text (empty, or only the prompt's notation)"
     pairs = bigrams(content)
     if pairs and len(pairs & bigrams(question)) / len(pairs) >= QUESTION_ECHO_SHARE:

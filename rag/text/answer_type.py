@@ -222,13 +222,13 @@ def another_year(asked_years: tuple[str, ...], sentence: str) -> bool:
     return bool(stated) and not stated & set(asked_years)
 
 
-# An ordinal and what it counts: 第二轮, 第3届, 首批 (首 is 第一)
+# An ordinal and what it counts: 第三届, 第3期, 首批 (首 is 第一)
 _ORDINAL = re.compile(r"(第[一二三四五六七八九十\d]+|首)(轮|届|次|期|批|季|阶段)")
 
 
 def another_ordinal(question: str, sentence: str) -> bool:
-    """Whether the sentence counts the question's round (第二轮) by another ordinal only (首轮):
-    asked about the second round, a fact of the first does not answer."""
+    """Whether the sentence counts the question's round (第三届) by another ordinal only (首届):
+    asked about the third session, a fact of the first does not answer."""
     asked = {(m.group(1).replace("第一", "首"), m.group(2)) for m in _ORDINAL.finditer(normalize(question))}
     if not asked:
         return False
@@ -277,9 +277,9 @@ def answer_clause(
     clause naming the ``focus`` with a fact of the asked kind, else the first with such a fact
     (某厂新建管网70公里，改造管网36公里 → 改造管网36公里 when 改造 is asked)."""
     holding = [(start, end) for start, end in clause_spans(sentence) if holds_answer(kind, sentence[start:end], question, unit)]
-    naming = [(start, end) for start, end in holding if any(found(f, normalize(sentence[start:end])) for f in focus)]
     if not holding:
         return None
+    naming = [(start, end) for start, end in holding if any(found(f, normalize(sentence[start:end])) for f in focus)]
     start, end = (naming or holding)[0]
     return start, start + _through_name(sentence[start:end], question) if kind == "person" else end
 

@@ -96,7 +96,7 @@ def profile(question: str) -> QuestionProfile:
     unit = _asked_unit(tokens)
     asked = _asked(tokens, unit)
     if asked.kind == "number" and not unit and asked.focus and _measures(asked.focus[0]):
-        unit = asked.focus[0]  # 年龄是多少, 多大年纪: an attribute measured in its own units (岁)
+        unit = asked.focus[0]  # the 体重 or 年龄 asked: an attribute measured in its own units (公斤, 岁)
     return QuestionProfile(
         text=text,
         terms=tuple(sorted(dict.fromkeys(terms), key=len, reverse=True)),
@@ -298,8 +298,8 @@ def _asked(tokens: list[_Token], unit: str = "") -> _Asked:
 
 
 def _topic(before: list[_Token]) -> str:
-    """The name that a clause of its own sets up as the topic (某集团的母公司华岳集团，董事长是谁
-    → 华岳集团): the names ending the clause before the comma, or ""."""
+    """The name that a clause of its own sets up as the topic (华岳机床的控股方星海集团，现任总裁
+    是哪位 → 星海集团): the names ending the clause before the comma, or ""."""
     if not before or before[-1].word not in "，,":
         return ""
     words: list[str] = []
@@ -368,13 +368,13 @@ def _asked_unit(tokens: list[_Token]) -> str:
         rest = next((t.word[len(w):] for w in _BY_LENGTH if t.word.startswith(w)), "")
         if rest in L.UNITS:
             return rest
-        if not rest and i + 1 < len(tokens) and _measures(tokens[i + 1].word):
-            return tokens[i + 1].word  # 多大|年纪: asked in the attribute's units (岁)
-        if not rest and i + 1 < len(tokens) and tokens[i + 1].word in L.UNITS:
-            rest = tokens[i + 1].word
-            i += 1
-        if rest and i + 1 < len(tokens) and tokens[i + 1].word in L.UNITS:
-            return tokens[i + 1].word  # 多少|个|小时: the classifier counts the unit after it
+        following = [w.word for w in tokens[i + 1 : i + 3]]
+        if not rest and following and _measures(following[0]):
+            return following[0]  # 多大|年龄: asked in the attribute's units (岁)
+        if not rest and following and following[0] in L.UNITS:
+            rest, following = following[0], following[1:]
+        if rest and following and following[0] in L.UNITS:
+            return following[0]  # 多少|个|小时: the classifier counts the unit after it
         return rest if rest in L.UNITS else ""
     return ""
 
@@ -491,7 +491,7 @@ def found(term: str, normalized_text: str) -> bool:
 
 def abbreviates(term: str, normalized_text: str, gap: int = 3) -> bool:
     """Whether the text holds a full name that ``term`` abbreviates: the term's characters in
-    order, at most ``gap`` characters apart (中电联 for 中国电力企业联合会), as Chinese
+    order, at most ``gap`` characters apart (星商联 for 星海商业企业联合会), as Chinese
     abbreviations are made."""
     chars = normalize(term)
     pattern = f".{{0,{gap}}}".join(re.escape(ch) for ch in chars)
