@@ -106,8 +106,9 @@ def assess(
         e for e in question.entities if len(e) >= 3 and not found(e, everything) and not abbreviates(e, everything)
     ]
     credited = any(credits(question, s) for s in relevant_sentences)
-    if question.answer_type != "list" and not credited:
-        # a list question names a category (措施, 主张) whose items the papers name instead
+    if question.answer_type != "list" and not question.category and not credited:
+        # a list question names a category (措施, 主张) whose items the papers name instead, and so
+        # does a what-question (什么职务: 副部长)
         evidence.missing_focus = [f for f in question.focus if not near(f, everything)]
     passage_of = passage_of or {}
     if question.wants_fact and not any(answers(question, s, common, passage_of.get(s, "")) for s in relevant_sentences):

@@ -53,6 +53,7 @@ class QuestionProfile:
     owner: str = ""  # whose attribute it is: the phrase before 的 (某学会 in 某学会的会长是谁)
     event: tuple[str, ...] = ()  # a when-question's event: its verb and the verb's object (投身|扶贫)
     which: str = ""  # "which X" asks for a member of X, named as such (哪个街道 → 某某街道)
+    category: str = ""  # the kind of thing a what-question asks for (什么|职务): the papers name its member instead
     role: bool = False  # asks who holds the focus (某厂的厂长是谁, 谁是某厂厂长): the name must go with it
     unit: str = ""  # the unit a how-many question names (多少吨 → 吨)
     date_unit: str = ""  # how precise a date a when-question asks: 日 (哪天, 几号), 月 (几月), 年 (哪年)
@@ -109,6 +110,7 @@ def profile(question: str) -> QuestionProfile:
         owner=asked.owner,
         event=asked.event,
         which=asked.which,
+        category=asked.category,
         role=not asked.event and _asks_holder(tokens, asked.focus),  # 某会|是|谁|主持: a deed, not a role
         unit=unit,
         date_unit=_asked_date_unit(tokens),
@@ -233,6 +235,19 @@ class _Asked(NamedTuple):
     owner: str = ""
     event: tuple[str, ...] = ()
     which: str = ""
+    category: str = ""
+
+
+def _run_head(tokens: list[_Token], i: int) -> int:
+    """The position of the last noun of the noun run that starts at ``i`` (高品质|养老|床位 → 床位;
+    jieba tags some nouns inside a compound as names or verbal nouns)."""
+    head = i
+    for j in range(i + 1, len(tokens)):
+        if not tokens[j].flag.startswith(("n", "vn", "b")):
+            break
+        if _is_focus(tokens[j]):
+            head = j
+    return head
 
 
 def _asked(tokens: list[_Token], unit: str = "") -> _Asked:
@@ -281,12 +296,17 @@ def _asked(tokens: list[_Token], unit: str = "") -> _Asked:
                 return _Asked("name", (t.word,))  # 谁|主办 (b, vn): a person or an organisation did it
             if kind == "time":
                 return _Asked(kind, event=_event(tokens, i, at))
-            return _Asked(kind, (t.word,), which=t.word if kind == "name" and which else "")
+            if kind == "number":
+                return _Asked(kind, (tokens[_run_head(tokens, i)].word,))  # 多少张|高品质|养老|床位: the beds are counted
+            category = t.word if i == after[0] and kind in ("thing", "name") else ""  # 什么|职务: a kind of thing
+            return _Asked(kind, (t.word,), which=t.word if kind == "name" and which else "", category=category)
+        if kind == "number" and t.word == "的" and i + 1 < len(tokens) and _is_focus(tokens[i + 1]):
+            return _Asked(kind, (tokens[_run_head(tokens, i + 1)].word,))  # 多少钱|的|价格: the noun it qualifies
         if kind == "time" and t.flag == "v" and len(t.word) >= 2 and t.word not in _NOT_CONTENT:
             return _Asked(kind, event=_event(tokens, i, at))  # 哪一年落成: the date of that event is asked
         if kind == "number" and t.flag.startswith("v"):
             continue  # 多少|参会|代表: the counted noun comes after its verb
-        if kind == "person" and t.flag == "v" and len(t.word) >= 2 and t.word not in _NOT_CONTENT:
+        if kind == "person" and t.flag == "v" and len(t.word) >= 2 and t.word not in _NOT_CONTENT | L.ROLE_VERBS:
             focus, start = _phrase_head(tokens[:at])  # 某会|是|谁|主持|的: who did that
             return _Asked(kind, focus, _owner(tokens[:start]) if focus else "", event=_event(tokens, i, at))
         if t.flag.startswith(("v", "p", "c", "u", "d")):
@@ -322,7 +342,9 @@ def _asks_holder(tokens: list[_Token], focus: tuple[str, ...]) -> bool:
         return False
     before = at - 2 >= 0 and tokens[at - 1].word in L.COPULAS and tokens[at - 2]
     after = at + 1 < len(tokens) and tokens[at + 1].word in L.COPULAS and _clause_end(tokens, at + 2)
-    return any(t and t.word == focus[0] for t in (before, after))
+    # 某厂厂长|由|谁|担任: the office before, the verb of holding it after
+    held = at + 1 < len(tokens) and tokens[at + 1].word in L.ROLE_VERBS and _clause_end(tokens, at + 1) is tokens[at + 1]
+    return any(t and t.word == focus[0] for t in (before, after)) or held and any(t.word == focus[0] for t in tokens[max(0, at - 2) : at])
 
 
 def _clause_end(tokens: list[_Token], start: int) -> _Token | None:
@@ -441,7 +463,10 @@ def _owner(before: list[_Token]) -> str:
     if not before or not before[-1].flag.startswith("uj"):
         return ""
     words: list[str] = []
-    for t in reversed(before[:-1]):
+    for k in range(len(before) - 2, -1, -1):
+        t = before[k]
+        if words and t.flag.startswith("r"):
+            return ""  # 该|机构|的: a demonstrative refers back to what the question named before
         heads_compound = t.flag == "v" and words and len(words[-1]) == 1  # 熔铸|厂: a verb before a one-character head
         if _ends_clause(t) or t.flag.startswith(("uj", "p", "v", "c")) and not t.flag.startswith("vn") and not heads_compound:
             break  # 甲集团|和|乙集团|的 董事长: the owner nearest the focus

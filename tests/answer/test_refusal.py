@@ -157,3 +157,16 @@ def test_an_age_is_answered_in_years_of_age_only():
     assert asked.unit == "年纪"
     assert not answers(asked, "王明在华岳厂从事技术工作12年来，始终扎根一线。")
     assert answers(asked, "现年45岁的王明是华岳厂的劳模。")
+
+
+def test_a_kind_of_thing_the_papers_name_by_its_member_is_not_missing():
+    # the papers say 副部长, never 职务: the asked kind is not a word they must hold
+    passages = make_results(["星海集团技术部副部长王明参与了新材料研制，带领团队攻克难关。"])
+    assert evidence("王明在星海集团担任什么职务？", passages).missing_focus == []
+    assert "职务" in evidence("王明在星海集团的职务调整是什么时候？", passages).missing_focus
+
+
+def test_a_caption_names_who_holds_an_office_asked_by_its_verb():
+    asked = profile("华岳铝业党委书记由谁担任？")
+    assert answers(asked, "华岳铝业党委书记 陈东")
+    assert not answers(asked, "华岳铝业党委书记领学了会议精神。")

@@ -140,3 +140,24 @@ def test_an_abbreviation_is_matched_by_its_characters_in_order():
 def test_a_name_set_up_as_the_topic_owns_the_asked_attribute():
     assert profile("华岳电子的母公司星海集团，董事长是谁？").owner == "星海集团"
     assert profile("今年春天，董事长是谁？").owner == ""  # a time is no topic
+
+
+def test_a_how_many_question_counts_the_head_of_the_noun_after_it():
+    assert profile("新城将配置多少张高档康复床位？").focus == ("床位",)
+    assert profile("新城将配置多少张高档康复床位？").unit == "张"
+    assert profile("商家以每套多少钱的价格卖出礼盒？").focus == ("价格",)  # 多少钱|的|价格
+
+
+def test_an_owner_after_a_demonstrative_refers_back_and_is_no_name():
+    assert profile("星海公司被处罚，对该机构的罚款共计多少？").owner == ""
+    assert profile("星海公司的罚款共计多少？").owner == "星海公司"
+
+
+def test_who_holds_an_office_asked_by_its_verb():
+    asked = profile("华岳铸造厂厂长由谁担任？")
+    assert asked.role and asked.focus[0] == "厂长" and asked.event == ()
+
+
+def test_a_what_question_names_the_kind_of_thing_it_asks_for():
+    assert profile("王明在华岳集团担任什么职务？").category == "职务"
+    assert profile("华岳集团的职务调整是什么？").category == ""  # the focus before the question word
