@@ -123,6 +123,9 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
     Asked for an organisation's attribute (某厂的厂长), a sentence of a ``passage`` that never
     names that organisation (a 公司总经理 in another company's story) does not answer.
 
+    The focus's head must be named: asked for 供电|煤耗, a sentence naming 供电 alone gives
+    another attribute.
+
     A quantity must sit in the clause that names the focus: 某厂投入资金3亿元 answers how
     much was invested, 某厂投入资金改造生产线，成本降低13% does not.
     """
@@ -150,7 +153,7 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
     # who did it (某会|是|谁|主持|的): the sentence names the deed (主持会议), not always the thing
     focus = () if question.answer_type == "person" and question.event else question.focus
     return any(
-        (not focus or any(near(f, text, common) for f in focus))
+        (not focus or near(focus[0], text, common))
         and (question.answer_type not in CLAUSE_TYPES or not topic or any(found(t, text) for t in topic))
         and (not question.event or _tells_event(question.event, text, common, deed=question.answer_type == "person"))
         and (not question.which or names_member(question.which, piece, question.text))

@@ -55,9 +55,9 @@ def holds_answer(kind: str | None, sentence: str, question: str, unit: str = "")
             for m in QUANTITY.finditer(sentence)
         )
     if kind == "time" and unit == "日":
-        return bool(_DAY.search(sentence))  # 哪一天: a year or a month does not say which day
+        return any(_not_dateline(sentence, m) for m in _DAY.finditer(sentence))  # 哪一天: a year or a month does not say which day
     if kind == "time":
-        return bool(DATE.search(sentence)) or any(
+        return any(_not_dateline(sentence, m) for m in DATE.finditer(sentence)) or any(
             flag == "t" and re.search(r"\d|[一二三四五六七八九十]", word) for word, flag in tagged(sentence)
         )
     if kind == "name":  # 哪个水库, 叫什么: a proper name, or a title in quotes
@@ -75,6 +75,14 @@ def holds_answer(kind: str | None, sentence: str, question: str, unit: str = "")
         if kind == "organisation" and word.endswith(_ORGANISATION_ENDINGS) and len(word) > 3:
             return True
     return False
+
+
+# A dateline's end: 某地8月11日电, 8月11日消息 date the report, not the event it tells
+_DATELINE_END = re.compile(r"\s*(?:电|消息)")
+
+
+def _not_dateline(sentence: str, date: re.Match) -> bool:
+    return not _DATELINE_END.match(sentence, date.end())
 
 
 def same_measure(asked: str, stated: str) -> bool:

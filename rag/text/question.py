@@ -130,6 +130,9 @@ def _joined_question_words(pairs) -> list[tuple[str, str]]:
         if joined:
             out.append(("".join(w for w, _ in pairs[i : i + joined]), "r"))
             i += joined
+        elif out and _INTERROGATIVES.get(out[-1][0]) == "time" and _DATE_WORD.fullmatch(pairs[i][0]):
+            out[-1] = (out[-1][0] + pairs[i][0], "r")  # 几月|几日: one date, asked to the day
+            i += 1
         elif _asks_degree(pairs, i):
             out.append((pairs[i][0] + pairs[i + 1][0], _DEGREE_FLAG))
             i += 2
@@ -138,6 +141,11 @@ def _joined_question_words(pairs) -> list[tuple[str, str]]:
             i += 1
     return out
 
+
+_ORGANISATION_NOUNS = tuple(L.words("interrogatives", "organisation_nouns"))
+
+# A question word for a finer part of a date (几日, 哪天), following one for a coarser part (几月)
+_DATE_WORD = re.compile("[几哪][一]?[月日号天]")
 
 # The tag given to 多 joined with the adjective after it (多|深): a question word asking for a number
 _DEGREE_FLAG = "r_degree"
@@ -299,7 +307,11 @@ def _asked(tokens: list[_Token], unit: str = "") -> _Asked:
             if kind == "number":
                 return _Asked(kind, (tokens[_run_head(tokens, i)].word,))  # 多少张|高品质|养老|床位: the beds are counted
             category = t.word if i == after[0] and kind in ("thing", "name") else ""  # 什么|职务: a kind of thing
-            return _Asked(kind, (t.word,), which=t.word if kind == "name" and which else "", category=category)
+            # 哪家|医院 asks for a member named as such (某某医院); 哪家|企业 may be named 某某集团
+            named_as = kind == "name" or kind == "organisation" and i == after[0] and not t.word.endswith(_ORGANISATION_NOUNS)
+            return _Asked(kind, (t.word,), which=t.word if named_as and which else "", category=category)
+        if kind == "number" and i == after[0] and t.flag == "nz" and len(t.word) >= 2:
+            return _Asked(kind, (t.word,))  # 多少|锌锭: jieba tags some products as proper names
         if kind == "number" and t.word == "的" and i + 1 < len(tokens) and _is_focus(tokens[i + 1]):
             return _Asked(kind, (tokens[_run_head(tokens, i + 1)].word,))  # 多少钱|的|价格: the noun it qualifies
         if kind == "time" and t.flag == "v" and len(t.word) >= 2 and t.word not in _NOT_CONTENT:

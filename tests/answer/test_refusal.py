@@ -170,3 +170,10 @@ def test_a_caption_names_who_holds_an_office_asked_by_its_verb():
     asked = profile("华岳铝业党委书记由谁担任？")
     assert answers(asked, "华岳铝业党委书记 陈东")
     assert not answers(asked, "华岳铝业党委书记领学了会议精神。")
+
+
+def test_the_head_of_a_compound_attribute_must_be_named():
+    # 供电|煤耗 asks for 煤耗: a figure next to 供电 alone is another attribute's
+    asked = profile("星海电厂的供电煤耗是多少？")
+    assert not answers(asked, "星海电厂供电可靠率达到99.9%。")
+    assert answers(asked, "星海电厂供电煤耗为285克/千瓦时。")

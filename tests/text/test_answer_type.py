@@ -154,3 +154,9 @@ def test_the_answer_clause_is_the_one_naming_the_asked_attribute():
     assert sentence[start:end].startswith("改造雨水管网36公里")
     start, end = answer_clause("time", "2022年5月，华岳发布路线图；5月18日起正式实施。", "路线图哪一天实施？", "日")
     assert "18日" in "2022年5月，华岳发布路线图；5月18日起正式实施。"[start:end]
+
+
+def test_a_datelines_date_is_the_reports_not_the_events():
+    assert not holds_answer("time", "新华社北京8月11日电 该产品将于近期上市。", "该产品哪一天上市？", "日")
+    assert not holds_answer("time", "IT之家 8 月 11 日消息，该产品将于近期上市。", "该产品哪一天上市？", "日")
+    assert holds_answer("time", "该产品将于8月18日上市。", "该产品哪一天上市？", "日")

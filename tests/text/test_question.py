@@ -161,3 +161,17 @@ def test_who_holds_an_office_asked_by_its_verb():
 def test_a_what_question_names_the_kind_of_thing_it_asks_for():
     assert profile("王明在华岳集团担任什么职务？").category == "职务"
     assert profile("华岳集团的职务调整是什么？").category == ""  # the focus before the question word
+
+
+def test_a_date_asked_in_two_question_words_is_asked_to_the_day():
+    asked = profile("新厂房是几月几日正式投产的？")
+    assert asked.answer_type == "time" and asked.date_unit == "日" and asked.event[0] == "投产"
+
+
+def test_a_product_jieba_tags_as_a_name_is_what_a_how_many_question_counts():
+    assert profile("新厂建成后一年能产多少锌锭？").focus == ("锌锭",)
+
+
+def test_which_hospital_asks_for_a_member_named_as_such_which_firm_does_not():
+    assert profile("伤者被送往哪家医院救治？").which == "医院"
+    assert profile("这批设备是哪家企业生产的？").which == ""  # a firm is named 某某集团 as often
