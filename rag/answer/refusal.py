@@ -181,7 +181,17 @@ def _tells_event(event: tuple[str, ...], text: str, common: frozenset[str], deed
     verb, objects = event[0], event[1:]
     if deed:  # who did it: the deed's verb (jieba may split it: 来开|的|球) or its object names it
         return near(verb, text, common) or any(found(w, text) for w in objects)
-    return near(verb, text, common) and (not objects or any(near(w, text, common) for w in objects))
+    return _tells_verb(verb, text, common) and (not objects or any(near(w, text, common) for w in objects))
+
+
+def _tells_verb(verb: str, text: str, common: frozenset[str]) -> bool:
+    """Whether ``text`` holds ``verb`` or a verb near it (建成 for 落成): a noun sharing a
+    character (主任 for 担任) names no event."""
+    if found(verb, text):
+        return True
+    return any(
+        flag.startswith("v") and near(verb, word, common) for word, flag in tagged(text) if len(word) >= 2
+    )
 
 
 def mentions(owner: str, normalized_text: str) -> bool:

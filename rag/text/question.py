@@ -316,6 +316,8 @@ def _asked(tokens: list[_Token], unit: str = "") -> _Asked:
             return _Asked(kind, (tokens[_run_head(tokens, i + 1)].word,))  # 多少钱|的|价格: the noun it qualifies
         if kind == "time" and t.flag == "v" and len(t.word) >= 2 and t.word not in _NOT_CONTENT:
             return _Asked(kind, event=_event(tokens, i, at))  # 哪一年落成: the date of that event is asked
+        if kind == "time" and t.flag == "v":
+            continue  # 哪一年|去|某地|参加: a one-character verb of motion leads to the event
         if kind == "number" and t.flag.startswith("v"):
             continue  # 多少|参会|代表: the counted noun comes after its verb
         if kind == "person" and t.flag == "v" and len(t.word) >= 2 and t.word not in _NOT_CONTENT | L.ROLE_VERBS:

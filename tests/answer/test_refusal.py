@@ -177,3 +177,11 @@ def test_the_head_of_a_compound_attribute_must_be_named():
     asked = profile("星海电厂的供电煤耗是多少？")
     assert not answers(asked, "星海电厂供电可靠率达到99.9%。")
     assert answers(asked, "星海电厂供电煤耗为285克/千瓦时。")
+
+
+def test_a_noun_sharing_a_character_with_the_event_verb_names_no_event():
+    # asked when she took up the post (担任), a date of something else beside her title (主任) is no answer
+    asked = profile("李红是哪一年开始担任华岳公司工会主任的？")
+    assert not answers(asked, "华岳公司工会主任李红自2013年起就加入扶贫工作。")
+    assert answers(asked, "2013年，李红开始担任华岳公司工会主任。")
+    assert answers(profile("华岳大桥是哪一年落成的？"), "华岳大桥于1998年建成通车。")  # a near verb

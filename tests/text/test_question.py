@@ -175,3 +175,7 @@ def test_a_product_jieba_tags_as_a_name_is_what_a_how_many_question_counts():
 def test_which_hospital_asks_for_a_member_named_as_such_which_firm_does_not():
     assert profile("伤者被送往哪家医院救治？").which == "医院"
     assert profile("这批设备是哪家企业生产的？").which == ""  # a firm is named 某某集团 as often
+
+
+def test_a_one_character_verb_of_motion_leads_to_the_event_asked_about():
+    assert profile("王明是哪一年去西安参加新厂建设的？").event[0] == "参加"
