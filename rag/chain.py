@@ -149,7 +149,8 @@ class AnswerPipeline:
             answer = Answer(state["question"], self.refusal, True, [], contexts, standalone_question=standalone)
         else:
             checked = check_citations(
-                draft.text, contexts, embed=self._embed_passages, min_cosine=self._support_cosine(), exempt=[self.refusal]
+                draft.text, contexts, embed=self._embed_passages, min_cosine=self._support_cosine(), exempt=[self.refusal],
+                question=state["standalone"],
             )
             # an answer no passage supports is not taken from the passages: refuse instead of showing it
             refused = not checked.citations
@@ -212,9 +213,9 @@ class AnswerPipeline:
 
             generator = OpenAIGenerator(self.settings)
 
-        def gate(question: str, contexts) -> Draft | None:
+        def gate(question: str, contexts) -> Draft:
             draft = extractive.generate(question, contexts)
-            return Draft(draft.text, True, f"evidence: {draft.reason}") if draft.refused else None
+            return Draft(draft.text, True, f"evidence: {draft.reason}") if draft.refused else draft
 
         generator.evidence_gate = gate
         return generator

@@ -36,6 +36,7 @@ class Draft:
     reason: str | None = None  # why it refused, for logs and debugging
     reasoning: str = ""  # a reasoning model's <think> text: shown apart, never checked as an answer
     retry: bool = False  # a reply that is no judgement (empty, notation only, cut before a sentence ended)
+    source: int | None = None  # the rank of the passage holding the asked fact, when a sentence there holds it
 
 
 class Generator(Protocol):

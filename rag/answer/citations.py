@@ -21,10 +21,15 @@ import numpy as np
 
 from rag.answer.sentences import answer_spans, markers, strip_markers
 from rag.records import Citation, SearchResult
+from rag.text.answer_type import stated_facts
 from rag.text.features import bigrams, containment, normalize
 
-# A sentence is lexically supported by a passage holding this share of its character bigrams.
+# A sentence is lexically supported by a passage holding this share of its character bigrams,
 MIN_LEXICAL_SUPPORT = 0.6
+# or this share when the passage also holds every fact the sentence states (its numbers and
+# names): a model's short paraphrase (控制到±2厘米 for 控制在±2厘米) changes the joints
+# between words, not the facts.
+MIN_FACTUAL_SUPPORT = 0.45
 # ... or, failing that, when their embedding cosine reaches this position on the index's own
 # cosine scale (rag.store.calibration: 0 = passages of different articles, 1 = consecutive
 # passages of one article). The chain passes the cosine; without it only lexical support counts.
@@ -62,6 +67,22 @@ def lexical_support(sentence: str, passage_text: str) -> float:
     return containment(bigrams(body), bigrams(passage_text))
 
 
+def supports(sentence: str, passage_text: str, question: str = "") -> bool:
+    """Whether the passage supports the sentence lexically (see ``MIN_LEXICAL_SUPPORT``).
+
+    What the sentence repeats of the ``question`` (一只口罩累计最多能戴…) is no claim of
+    the passage's: the factual test reads only the rest of it.
+    """
+    if lexical_support(sentence, passage_text) >= MIN_LEXICAL_SUPPORT:
+        return True
+    body = strip_markers(sentence)
+    asked, asked_facts = bigrams(question), set(stated_facts(question))
+    claimed = bigrams(body) - asked or bigrams(body)
+    held = [fact for fact in stated_facts(body) if fact not in asked_facts]
+    passage = normalize(passage_text)
+    return containment(claimed, bigrams(passage_text)) >= MIN_FACTUAL_SUPPORT and bool(held) and all(f in passage for f in held)
+
+
 def check_citations(
     draft: str,
     contexts: Sequence[SearchResult],
@@ -69,11 +90,13 @@ def check_citations(
     embed: Embed | None = None,
     min_cosine: float | None = None,
     exempt: Sequence[str] = (),
+    question: str = "",
 ) -> CheckedAnswer:
     """Validate and complete the ``[n]`` markers of ``draft``; ``n`` is a context's ``rank``.
 
     ``min_cosine`` is the embedding cosine that counts as support (``SUPPORT_POSITION`` on
-    the index's scale); ``exempt`` lists sentences that need no citation (the refusal text).
+    the index's scale); ``exempt`` lists sentences that need no citation (the refusal text);
+    ``question`` is what was asked (an answer may repeat it, see ``supports``).
     """
     draft = normalize_markers(draft)
     by_n = {r.rank: r for r in contexts}
@@ -96,7 +119,7 @@ def check_citations(
     # sentences with markers: keep only the markers whose passage supports the sentence
     marked = [i for i, valid in enumerate(kept) if valid]
     for i, supported in zip(marked, _supported_by(
-        [strip_markers(sentences[i]) for i in marked], [[by_n[n] for n in kept[i]] for i in marked], embed, min_cosine
+        [strip_markers(sentences[i]) for i in marked], [[by_n[n] for n in kept[i]] for i in marked], embed, min_cosine, question
     )):
         removed.extend(n for n in kept[i] if n not in supported)
         kept[i] = supported
@@ -106,7 +129,7 @@ def check_citations(
         i for i, s in enumerate(sentences)
         if not kept[i] and normalize(strip_markers(s)).strip("。！？!?；;，,：: ") not in exempt_norm
     ]
-    found = _best_support([strip_markers(sentences[i]) for i in needs], contexts, embed, min_cosine)
+    found = _best_support([strip_markers(sentences[i]) for i in needs], contexts, embed, min_cosine, question)
     unsupported: list[str] = []
     added: dict[str, int] = {}
     for i, n in zip(needs, found):
@@ -145,10 +168,10 @@ def _with_markers(sentence: str, numbers: list[int]) -> str:
 
 
 def _supported_by(
-    sentences: list[str], cited: list[list[SearchResult]], embed: Embed | None, min_cosine: float | None
+    sentences: list[str], cited: list[list[SearchResult]], embed: Embed | None, min_cosine: float | None, question: str = ""
 ) -> list[list[int]]:
     """For each sentence, the ranks among its cited passages that support it (lexically, else by cosine)."""
-    results = [[r.rank for r in passages if lexical_support(s, r.chunk.text) >= MIN_LEXICAL_SUPPORT] for s, passages in zip(sentences, cited)]
+    results = [[r.rank for r in passages if supports(s, r.chunk.text, question)] for s, passages in zip(sentences, cited)]
     missing = [i for i, ranks in enumerate(results) if not ranks]
     if embed is None or min_cosine is None or not missing:
         return results
@@ -162,16 +185,16 @@ def _supported_by(
 
 
 def _best_support(
-    sentences: list[str], contexts: Sequence[SearchResult], embed: Embed | None, min_cosine: float | None
+    sentences: list[str], contexts: Sequence[SearchResult], embed: Embed | None, min_cosine: float | None, question: str = ""
 ) -> list[int | None]:
     """For each sentence, the rank of the passage that clearly supports it, or None."""
     if not sentences or not contexts:
         return [None] * len(sentences)
     results: list[int | None] = []
     for sentence in sentences:
-        scores = [(lexical_support(sentence, r.chunk.text), -r.rank, r.rank) for r in contexts]
-        best = max(scores)
-        results.append(best[2] if best[0] >= MIN_LEXICAL_SUPPORT else None)
+        scores = [(lexical_support(sentence, r.chunk.text), -r.rank, r) for r in contexts]
+        best = max(scores, key=lambda x: x[:2])[2]
+        results.append(best.rank if supports(sentence, best.chunk.text, question) else None)
     missing = [i for i, n in enumerate(results) if n is None]
     if embed is not None and min_cosine is not None and missing:
         vectors = embed([sentences[i] for i in missing] + [r.chunk.text for r in contexts])

@@ -469,7 +469,8 @@ class ExtractiveGenerator:
         reason = evidence.reason()
         if reason:
             return Draft(self.refusal, True, reason)
-        return Draft("".join(self.answerer.render(selection)))
+        source = selection.direct.sentence.passage if selection.direct is not None else None
+        return Draft("".join(self.answerer.render(selection)), source=source)
 
     def stream(self, question: str, contexts: Sequence[SearchResult]):
         """The answer sentence by sentence, then the ``Draft``."""

@@ -33,6 +33,7 @@ HINT = "set RAG_LLM_BASE_URL or use --llm extractive"
 # passage's recites the prompt (an injection obeyed) instead of answering; measured:
 # a leaked system prompt scores 0.8-1.0, paraphrased answers that echo its example 0.21-0.23.
 RECITAL_SHARE = 0.5
+MODEL_REFUSED = "the model found no answer in the passages"
 
 
 def check_config(settings: Settings) -> None:
@@ -132,14 +133,28 @@ class ChatGenerator:
         self.model = model
         self.refusal = P.refusal_text(settings.prompts_dir)
         self.errors = errors or nullcontext
-        # The evidence check run before the model: a refused Draft when the passages cannot
-        # answer (the extractive answerer's refusal signals, rag.answer.refusal), else None.
-        self.evidence_gate: Callable[[str, Sequence[SearchResult]], Draft | None] | None = None
+        # The evidence check run before the model (the extractive answerer, rag.answer.refusal):
+        # a refused Draft when the passages cannot answer; else its answer, whose ``source``
+        # names the passage holding the asked fact, when one does.
+        self.evidence_gate: Callable[[str, Sequence[SearchResult]], Draft] | None = None
 
-    def _gated(self, question: str, contexts: Sequence[SearchResult]) -> Draft | None:
+    def _evidence(self, question: str, contexts: Sequence[SearchResult]) -> Draft:
         if not contexts:
             return Draft(self.refusal, True, "no passages")
-        return self.evidence_gate(question, contexts) if self.evidence_gate else None
+        return self.evidence_gate(question, contexts) if self.evidence_gate else Draft("")
+
+    @staticmethod
+    def _retry_with(draft: Draft, evidence: Draft, contexts: Sequence[SearchResult]) -> list[SearchResult] | None:
+        """The passages to ask again with, or None. A reply that is no judgement is asked again
+        with the best passage alone. So is the model's refusal when the evidence names the
+        passage holding the asked fact (a small model misses it among several passages)."""
+        if evidence.source is not None and draft.refused and (draft.retry or draft.reason == MODEL_REFUSED):
+            held = [r for r in contexts if r.rank == evidence.source]
+            if held and (len(contexts) > 1 or draft.retry):
+                return held
+        if draft.retry and len(contexts) > 1:
+            return list(contexts[:1])
+        return None
 
     def fitted(self, question: str, contexts: Sequence[SearchResult]) -> Sequence[SearchResult]:
         """The passages the prompt can hold (all of them; a model with a small context overrides this)."""
@@ -159,11 +174,12 @@ class ChatGenerator:
         }
 
     def generate(self, question: str, contexts: Sequence[SearchResult]) -> Draft:
-        if refused := self._gated(question, contexts):
-            return refused
+        evidence = self._evidence(question, contexts)
+        if evidence.refused:
+            return evidence
         draft = self._ask(question, contexts)
-        if draft.retry and len(contexts) > 1:  # no judgement: ask again with the best passage alone
-            draft = self._ask(question, contexts[:1])
+        if (again := self._retry_with(draft, evidence, contexts)) is not None:
+            draft = self._ask(question, again)
         return draft
 
     def _ask(self, question: str, contexts: Sequence[SearchResult]) -> Draft:
@@ -175,14 +191,15 @@ class ChatGenerator:
 
     def stream(self, question: str, contexts: Sequence[SearchResult]) -> Iterator[str | Draft]:
         """The answer's text as it comes (reasoning held back), then the checked ``Draft``; a reply
-        that is no judgement is asked again with the best passage alone (its text follows)."""
-        if refused := self._gated(question, contexts):
-            yield refused.text
-            yield refused
+        asked again (``_retry_with``) has its text follow."""
+        evidence = self._evidence(question, contexts)
+        if evidence.refused:
+            yield evidence.text
+            yield evidence
             return
         for part in self._stream_reply(question, contexts):
-            if isinstance(part, Draft) and part.retry and len(contexts) > 1:
-                yield from self._stream_reply(question, contexts[:1])
+            if isinstance(part, Draft) and (again := self._retry_with(part, evidence, contexts)) is not None:
+                yield from self._stream_reply(question, again)
             else:
                 yield part
 
@@ -194,6 +211,8 @@ class ChatGenerator:
                 text += str(chunk.content or "")
                 truncated = truncated or (chunk.response_metadata or {}).get("finish_reason") == "length"
                 visible = R.visible_answer(text)
+                if normalize(self.refusal).startswith(normalize(visible)):
+                    continue  # may be the refusal, which may be asked again: held back until the reply ends
                 if len(visible) > len(shown) and visible.startswith(shown):
                     yield visible[len(shown) :]
                     shown = visible
@@ -218,7 +237,7 @@ class ChatGenerator:
             why = "the reply was cut at the token limit before a sentence ended" if truncated else "the reply was empty"
             return Draft(self.refusal, True, why, retry=True)
         if is_refusal(answer, self.refusal):
-            return Draft(self.refusal, True, "the model found no answer in the passages")
+            return Draft(self.refusal, True, MODEL_REFUSED)
         if why := R.not_an_answer(answer, question):
             return Draft(self.refusal, True, why, retry=not R.has_text(answer))
         instructions = P.load_prompt(self.settings.prompts_dir, P.ANSWER_SYSTEM) + P.load_prompt(self.settings.prompts_dir, P.ANSWER_USER)

@@ -85,6 +85,17 @@ def _not_dateline(sentence: str, date: re.Match) -> bool:
     return not _DATELINE_END.match(sentence, date.end())
 
 
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+
+
+def stated_facts(sentence: str) -> list[str]:
+    """The facts a sentence states, as they must appear in its source: its numbers and the
+    names of people, places and organisations in it (normalised)."""
+    text = normalize(sentence)
+    names = [normalize(w) for w, flag in tagged(sentence) if flag.startswith(("nr", "ns", "nt")) and len(w.strip()) >= 2]
+    return _DIGITS.findall(text) + names
+
+
 def same_measure(asked: str, stated: str) -> bool:
     """Whether a quantity in ``stated`` units answers a question asking in ``asked`` units:
     the same unit, a multiple of it (万吨 for 吨), or a unit counting the same thing (人 for 名)."""

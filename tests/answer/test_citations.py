@@ -93,3 +93,21 @@ def test_of_two_markers_only_the_supporting_one_stays():
     checked = check_citations("太钢正式发布了不锈钢低碳冶金技术路线图[1][3]。", CONTEXTS)
     assert checked.answer == "太钢正式发布了不锈钢低碳冶金技术路线图[1]。"
     assert checked.removed_markers == [3]
+
+
+def test_a_short_paraphrase_holding_the_passages_facts_is_supported_and_a_changed_fact_is_not():
+    passage = make_results(["云铝某厂叉车女工王芳独创“稳、准、快”操作法，将叉运精度精准控制在±2厘米，实现“万吨零事故”。"])
+    paraphrase = "王芳能把叉运精度控制到±2厘米[1]。"  # 控制到 for 控制在: the joints change, not the facts
+    assert lexical_support(paraphrase, passage[0].chunk.text) < 0.6
+    assert [c.n for c in check_citations(paraphrase, passage).citations] == [1]
+    changed = check_citations("王芳能把叉运精度控制到±5厘米[1]。", passage)
+    assert changed.citations == [] and changed.unsupported == ["王芳能把叉运精度控制到±5厘米。"]
+
+
+def test_what_an_answer_repeats_of_the_question_is_no_claim_of_the_passage():
+    passage = make_results(["◆基础防护 1.科学佩戴口罩：每个口罩累计佩戴时间不超过8小时。"])
+    question = "按照防护小贴士，一只口罩累计最多能戴多久？"
+    answer = "按照防护小贴士，一只口罩累计最多能戴8小时[1]。"
+    assert check_citations(answer, passage).citations == []  # most of its words are the question's
+    assert [c.n for c in check_citations(answer, passage, question=question).citations] == [1]
+    assert check_citations("按照防护小贴士，一只口罩累计最多能戴12小时[1]。", passage, question=question).citations == []

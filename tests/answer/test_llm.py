@@ -198,4 +198,22 @@ def test_a_streamed_reply_that_is_no_judgement_is_asked_again(tmp_path):
 def test_a_refusal_is_a_judgement_and_is_not_asked_again(tmp_path):
     with FakeOpenAI("资料中没有相关信息。") as server:
         AnswerPipeline(settings_for(server, tmp_path), searcher=ToySearcher()).invoke("太钢的碳中和目标是什么")
-    assert len(server.requests) == 1
+    assert len(server.requests) == 1  # no passage holds one asked fact (a goal, not a name or a number)
+
+
+def test_a_refusal_is_asked_again_with_the_passage_that_holds_the_asked_fact(tmp_path):
+    # the evidence names the sentence holding the asked person (太钢工会主席孟永全): a small model
+    # that misses it among several passages is asked once more with that passage alone
+    for streamed in (False, True):
+        with FakeOpenAI("太钢工会主席是孟永全[1]。") as server:
+            server.replies = ["资料中没有相关信息。"]
+            pipeline = AnswerPipeline(settings_for(server, tmp_path), searcher=ToySearcher())
+            question = "太钢工会主席是谁？"
+            answer = list(pipeline.stream(question))[-1] if streamed else pipeline.invoke(question)
+        assert len(server.requests) == 2
+        first, retried = (r["messages"][-1]["content"] for r in server.requests)
+        assert "<资料 2>" in first and "<资料 2>" not in retried and "孟永全" in retried
+        assert not answer.refused and answer.answer.startswith("太钢工会主席是孟永全")
+    with FakeOpenAI("资料中没有相关信息。") as server:  # refused again: the refusal stands
+        answer = AnswerPipeline(settings_for(server, tmp_path), searcher=ToySearcher()).invoke("太钢工会主席是谁？")
+    assert len(server.requests) == 2 and answer.refused
