@@ -74,7 +74,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", default="data/eval/questions.jsonl")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--recipes", default="naive,ours", help="which to run, comma-separated: naive, ours")
     args = parser.parse_args()
+    wanted = [name.strip() for name in args.recipes.split(",") if name.strip()]
+    if not wanted or set(wanted) - {"naive", "ours"}:
+        parser.error("--recipes takes naive, ours or both")
 
     settings = Settings.from_env()
     questions = load_questions(Path(args.questions))[: args.limit]
@@ -85,22 +89,27 @@ def main() -> None:
     for i, q in enumerate(questions, start=1):
         contexts = pipeline.searcher.search(q.question, K, "hybrid")
         passages = [r.chunk.text for r in contexts]
-        started = time.perf_counter()
-        reply = naive_answer(model, q.question, passages)
-        seconds["naive"].append(time.perf_counter() - started)
-        naive_view = {"text": reply, "refused": is_refusal(reply, NAIVE_REFUSAL),
-                      "passages": dict(enumerate(passages, start=1))}
-        started = time.perf_counter()
-        answer = pipeline.invoke(q.question, k=K, generator="local")
-        seconds["ours"].append(time.perf_counter() - started)
-        ours_view = {"text": answer.answer, "refused": answer.refused,
-                     "passages": {c.n: c.result.chunk.text for c in answer.citations}}
-        for name, view, texts in (("naive", naive_view, passages), ("ours", ours_view, [r.chunk.text for r in answer.contexts])):
+        views = []
+        if "naive" in wanted:
+            started = time.perf_counter()
+            reply = naive_answer(model, q.question, passages)
+            seconds["naive"].append(time.perf_counter() - started)
+            views.append(("naive", {"text": reply, "refused": is_refusal(reply, NAIVE_REFUSAL),
+                                    "passages": dict(enumerate(passages, start=1))}, passages))
+        if "ours" in wanted:
+            started = time.perf_counter()
+            answer = pipeline.invoke(q.question, k=K, generator="local")
+            seconds["ours"].append(time.perf_counter() - started)
+            views.append(("ours", {"text": answer.answer, "refused": answer.refused,
+                                   "passages": {c.n: c.result.chunk.text for c in answer.citations}},
+                          [r.chunk.text for r in answer.contexts]))
+        for name, view, texts in views:
             scored = metrics.score_question(q.key_points, [e.quote for e in q.evidence], q.answerable, passages, K, texts, view)
             rows[name].append({**scored, "id": q.id, "type": q.type, "answerable": q.answerable})
-        print(f"{i}/{len(questions)} {q.id} naive {seconds['naive'][-1]:.0f} s, ours {seconds['ours'][-1]:.0f} s", file=sys.stderr)
+        timed = ", ".join(f"{name} {seconds[name][-1]:.0f} s" for name, _, _ in views)
+        print(f"{i}/{len(questions)} {q.id} {timed}", file=sys.stderr)
     print(f"{len(questions)} questions from {args.questions}, k={K}, model {Path(settings.llm_gguf or 'packaged default').name}")
-    for name in rows:
+    for name in wanted:
         summary(name, rows[name], seconds[name])
 
 
