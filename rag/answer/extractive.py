@@ -30,7 +30,7 @@ from rag.answer.sentences import Sentence, split_spans
 from rag.records import Chunk, SearchResult
 from rag.text.features import bigrams, containment, jaccard, normalize
 from rag.text.matching import lexical_score
-from rag.text.answer_type import answer_clause, tagged
+from rag.text.answer_type import answer_clause, holds_answer, tagged
 from rag.text.question import QuestionProfile, profile
 from rag.text.sentences import answer_pieces
 
@@ -246,7 +246,9 @@ class ExtractiveAnswerer:
                 continue
             chosen.append(x)
             used += len(x.sentence.text)
-        if q.wants_list:
+        if q.members:
+            chosen = _with_list_items(chosen, _members_named(q, candidates, best), self.max_chars)
+        elif q.wants_list:
             chosen = _with_list_items(chosen, _list_items(candidates, best), self.max_chars)
         cosines = [x.cosine for x in candidates if x.cosine is not None]
         clause = None
@@ -351,6 +353,15 @@ def _list_items(candidates: Sequence[Scored], best: Scored) -> list[Scored]:
         return enumerated
     headings = [x for x in same if len(x.sentence.text.strip()) <= ITEM_CHARS and _opens_with_verb(x.sentence.text)]
     return headings if len(headings) >= 2 else []
+
+
+def _members_named(question: QuestionProfile, candidates: Sequence[Scored], best: Scored) -> list[Scored]:
+    """For a question asking for several people or places (分别是谁, 哪些城市), the sentences of
+    the best sentence's passage that each name one the question does not, in passage order:
+    a report introduces the members one sentence each. Two at least, or none."""
+    same = sorted((x for x in candidates if x.sentence.passage == best.sentence.passage), key=lambda x: x.sentence.start)
+    named = [x for x in same if holds_answer(question.members, x.sentence.text, question.text)]
+    return named if len(named) >= 2 else []
 
 
 def _opens_with_verb(text: str) -> bool:

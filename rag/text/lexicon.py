@@ -40,6 +40,7 @@ def type_nouns() -> dict[str, str]:
 FUNCTION_WORDS = words("function_words")
 QUESTION_FRAME = words("question_frame")
 LIST_CUES = words("list_cues")
+SEVERAL = words("several")
 GENERIC_NOUNS = words("generic_nouns")
 UNITS = words("units")
 ORGANISATION_SUFFIXES = words("organisation_suffixes")

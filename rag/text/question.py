@@ -58,6 +58,7 @@ class QuestionProfile:
     unit: str = ""  # the unit a how-many question names (多少吨 → 吨)
     date_unit: str = ""  # how precise a date a when-question asks: 日 (哪天, 几号), 月 (几月), 年 (哪年)
     questions_asked: int = 0  # question words in the question: more than one is a multi-part question
+    members: str = ""  # the type of the several answers asked for: person for 分别是谁, place for 哪些城市
 
     @property
     def wants_list(self) -> bool:
@@ -115,7 +116,25 @@ def profile(question: str) -> QuestionProfile:
         unit=unit,
         date_unit=_asked_date_unit(tokens),
         questions_asked=sum(1 for t in tokens if t.asks),
+        members=_members(tokens, asked.kind),
     )
+
+
+def _members(tokens: list[_Token], kind: str | None) -> str:
+    """The type of the several answers a question asks for, or "": the type noun after a list
+    question word (哪些|城市 → place), or a person for 哪几位 and for 谁 with 分别."""
+    at = next((i for i, t in enumerate(tokens) if t.asks), None)
+    if at is None:
+        return ""
+    if kind == "list":
+        following = next((t for t in tokens[at + 1 :] if not t.flag.startswith("q") and t.flag != "x"), None)
+        named = _TYPE_NOUNS.get(following.word, "") if following else ""
+        if named in ("person", "place", "organisation"):
+            return named
+        return "person" if tokens[at].word.endswith(("位", "名")) else ""
+    if kind == "person" and any(t.word in L.SEVERAL for t in tokens):
+        return "person"
+    return ""
 
 
 def _joined_question_words(pairs) -> list[tuple[str, str]]:
@@ -130,6 +149,9 @@ def _joined_question_words(pairs) -> list[tuple[str, str]]:
         if joined:
             out.append(("".join(w for w, _ in pairs[i : i + joined]), "r"))
             i += joined
+        elif pairs[i][0] == "哪" and i + 1 < len(pairs) and pairs[i + 1][0].startswith("几") and pairs[i + 1][1] == "m":
+            out.append(("哪" + pairs[i + 1][0], "r"))  # 哪|几所: which ones, a list
+            i += 2
         elif out and _INTERROGATIVES.get(out[-1][0]) == "time" and _DATE_WORD.fullmatch(pairs[i][0]):
             out[-1] = (out[-1][0] + pairs[i][0], "r")  # 几月|几日: one date, asked to the day
             i += 1

@@ -139,3 +139,16 @@ def test_each_part_of_a_multi_part_question_gets_its_answer_first():
     text = answer("华岳锌业搬迁项目建在哪里？设计产能是多少？", make_results([passage]))
     first, second = text.split("。")[:2]
     assert "临江工业园区" in first and "15万吨" in second
+
+
+def test_several_people_asked_for_are_gathered_one_sentence_each():
+    filler = "他们扎根一线多年，以实际行动诠释了爱岗敬业、精益求精的精神，带动身边职工共同进步，受到广泛好评。"
+    passage = (
+        "华岳集团组建劳模宣讲团，4位劳动模范走进基层开展宣讲。" + filler
+        + "华岳铸造王建国是炉前的“指挥官”，扎根一线15年。" + filler.replace("多年", "多年来")
+        + "华岳轧钢李秀英独创“稳准快”操作法，实现万吨零事故。" + filler.replace("广泛", "一致")
+        + "华岳电力陈志刚12年如一日守护供电线路。"
+    )
+    text = answer("华岳集团劳模宣讲团的成员分别是谁？", make_results([passage]))
+    for name in ("王建国", "李秀英", "陈志刚"):
+        assert name in text

@@ -179,3 +179,11 @@ def test_which_hospital_asks_for_a_member_named_as_such_which_firm_does_not():
 
 def test_a_one_character_verb_of_motion_leads_to_the_event_asked_about():
     assert profile("王明是哪一年去西安参加新厂建设的？").event[0] == "参加"
+
+
+def test_the_type_of_the_several_answers_a_question_asks_for():
+    assert profile("宣讲团的4位成员分别是谁？").members == "person"
+    assert profile("公司的办事处设在哪些城市？").members == "place"
+    assert profile("宣讲团有哪几位成员？").members == "person"
+    assert profile("宣讲团的团长是谁？").members == ""
+    assert profile("凉山矿业党员都去了哪几所干部学院？").answer_type == "list"  # 哪|几所
