@@ -27,7 +27,7 @@ from rag.text.features import bigrams, containment, normalize
 # A sentence is lexically supported by a passage holding this share of its character bigrams,
 MIN_LEXICAL_SUPPORT = 0.6
 # or this share when the passage also holds every fact the sentence states (its numbers and
-# names): a model's short paraphrase (控制到±2厘米 for 控制在±2厘米) changes the joints
+# names): a model's short paraphrase (升到3.5米 for 升至3.5米) changes the joints
 # between words, not the facts.
 MIN_FACTUAL_SUPPORT = 0.45
 # ... or, failing that, when their embedding cosine reaches this position on the index's own
@@ -70,7 +70,7 @@ def lexical_support(sentence: str, passage_text: str) -> float:
 def supports(sentence: str, passage_text: str, question: str = "") -> bool:
     """Whether the passage supports the sentence lexically (see ``MIN_LEXICAL_SUPPORT``).
 
-    What the sentence repeats of the ``question`` (一只口罩累计最多能戴…) is no claim of
+    What the sentence repeats of the ``question`` (每台设备每天最多能运转…) is no claim of
     the passage's: the factual test reads only the rest of it.
     """
     if lexical_support(sentence, passage_text) >= MIN_LEXICAL_SUPPORT:

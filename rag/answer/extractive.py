@@ -356,7 +356,7 @@ def _list_items(candidates: Sequence[Scored], best: Scored) -> list[Scored]:
 
 
 def _members_named(question: QuestionProfile, candidates: Sequence[Scored], best: Scored) -> list[Scored]:
-    """For a question asking for several people or places (分别是谁, 哪些城市), the sentences of
+    """For a question asking for several people or places (各自是谁, 哪些国家), the sentences of
     the best sentence's passage that each name one the question does not, in passage order:
     a report introduces the members one sentence each. Two at least, or none."""
     same = sorted((x for x in candidates if x.sentence.passage == best.sentence.passage), key=lambda x: x.sentence.start)
@@ -385,7 +385,7 @@ def _with_list_items(chosen: list[Scored], items: list[Scored], max_chars: int) 
 
 def _with_continuations(candidates: Sequence[Scored], count: int, focus: tuple[str, ...]) -> list[Scored]:
     """The best ``count`` candidates, and the sentence right after each that goes on about the
-    asked thing by its bare name (…扩建工程是市重点工程。工程位于某街道。): a paper names the
+    asked thing by its bare name (…星海大桥扩建列入市重点项目。大桥位于某街道。): a paper names the
     subject in full once, then by its head noun or 该/此 + noun."""
     best = list(candidates[:count])
     if not focus:
@@ -408,7 +408,7 @@ def _direct_answer(question: QuestionProfile, candidates: Sequence[Scored], comm
 
 
 def _part_answers(question: str, candidates: Sequence[Scored], common: frozenset[str] = frozenset()) -> list[Scored]:
-    """For a question in several parts (到场多少人？募得善款多少？), the best candidate
+    """For a question in several parts (新馆占地多大？总投资几何？), the best candidate
     answering each part that asks one typed fact, in the question's order, each once."""
     if profile(question).questions_asked < 2:
         return []

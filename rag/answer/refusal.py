@@ -108,7 +108,7 @@ def assess(
     credited = any(credits(question, s) for s in relevant_sentences)
     if question.answer_type != "list" and not question.category and not credited:
         # a list question names a category (措施, 主张) whose items the papers name instead, and so
-        # does a what-question (什么职务: 副部长)
+        # does a what-question (什么头衔: 总工程师)
         evidence.missing_focus = [f for f in question.focus if not near(f, everything)]
     passage_of = passage_of or {}
     if question.wants_fact and not any(answers(question, s, common, passage_of.get(s, "")) for s in relevant_sentences):
@@ -123,7 +123,7 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
     Asked for an organisation's attribute (某厂的厂长), a sentence of a ``passage`` that never
     names that organisation (a 公司总经理 in another company's story) does not answer.
 
-    The focus's head must be named: asked for 供电|煤耗, a sentence naming 供电 alone gives
+    The focus's head must be named: asked for 发电|效率, a sentence naming 发电 alone gives
     another attribute.
 
     A quantity must sit in the clause that names the focus: 某厂投入资金3亿元 answers how
@@ -186,7 +186,7 @@ def _tells_event(event: tuple[str, ...], text: str, common: frozenset[str], deed
 
 def _tells_verb(verb: str, text: str, common: frozenset[str]) -> bool:
     """Whether ``text`` holds ``verb`` or a verb near it (建成 for 落成): a noun sharing a
-    character (主任 for 担任) names no event."""
+    character (院长 for 延长) names no event."""
     if found(verb, text):
         return True
     return any(

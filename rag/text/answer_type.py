@@ -55,7 +55,7 @@ def holds_answer(kind: str | None, sentence: str, question: str, unit: str = "")
             for m in QUANTITY.finditer(sentence)
         )
     if kind == "time" and unit == "日":
-        return any(_not_dateline(sentence, m) for m in _DAY.finditer(sentence))  # 哪一天: a year or a month does not say which day
+        return any(_not_dateline(sentence, m) for m in _DAY.finditer(sentence))  # asked to the day: a year or a month does not say which day
     if kind == "time":
         return any(_not_dateline(sentence, m) for m in DATE.finditer(sentence)) or any(
             flag == "t" and re.search(r"\d|[一二三四五六七八九十]", word) for word, flag in tagged(sentence)
@@ -241,13 +241,13 @@ def another_year(asked_years: tuple[str, ...], sentence: str) -> bool:
     return bool(stated) and not stated & set(asked_years)
 
 
-# An ordinal and what it counts: 第三届, 第3期, 首批 (首 is 第一)
+# An ordinal and what it counts: 第五期, 第3批, 首批 (首 is 第一)
 _ORDINAL = re.compile(r"(第[一二三四五六七八九十\d]+|首)(轮|届|次|期|批|季|阶段)")
 
 
 def another_ordinal(question: str, sentence: str) -> bool:
-    """Whether the sentence counts the question's round (第三届) by another ordinal only (首届):
-    asked about the third session, a fact of the first does not answer."""
+    """Whether the sentence counts the question's round (第五期) by another ordinal only (首期):
+    asked about the fifth phase, a fact of the first does not answer."""
     asked = {(m.group(1).replace("第一", "首"), m.group(2)) for m in _ORDINAL.finditer(normalize(question))}
     if not asked:
         return False

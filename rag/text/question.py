@@ -53,12 +53,12 @@ class QuestionProfile:
     owner: str = ""  # whose attribute it is: the phrase before 的 (某学会 in 某学会的会长是谁)
     event: tuple[str, ...] = ()  # a when-question's event: its verb and the verb's object (投身|扶贫)
     which: str = ""  # "which X" asks for a member of X, named as such (哪个街道 → 某某街道)
-    category: str = ""  # the kind of thing a what-question asks for (什么|职务): the papers name its member instead
+    category: str = ""  # the kind of thing a what-question asks for (什么|头衔): the papers name its member instead
     role: bool = False  # asks who holds the focus (某厂的厂长是谁, 谁是某厂厂长): the name must go with it
     unit: str = ""  # the unit a how-many question names (多少吨 → 吨)
     date_unit: str = ""  # how precise a date a when-question asks: 日 (哪天, 几号), 月 (几月), 年 (哪年)
     questions_asked: int = 0  # question words in the question: more than one is a multi-part question
-    members: str = ""  # the type of the several answers asked for: person for 分别是谁, place for 哪些城市
+    members: str = ""  # the type of the several answers asked for: person for 各自是谁, place for 哪些国家
 
     @property
     def wants_list(self) -> bool:
@@ -122,7 +122,7 @@ def profile(question: str) -> QuestionProfile:
 
 def _members(tokens: list[_Token], kind: str | None) -> str:
     """The type of the several answers a question asks for, or "": the type noun after a list
-    question word (哪些|城市 → place), or a person for 哪几位 and for 谁 with 分别."""
+    question word (哪些|国家 → place), or a person for 哪几位 and for 谁 with 各自."""
     at = next((i for i, t in enumerate(tokens) if t.asks), None)
     if at is None:
         return ""
@@ -150,10 +150,10 @@ def _joined_question_words(pairs) -> list[tuple[str, str]]:
             out.append(("".join(w for w, _ in pairs[i : i + joined]), "r"))
             i += joined
         elif pairs[i][0] == "哪" and i + 1 < len(pairs) and pairs[i + 1][0].startswith("几") and pairs[i + 1][1] == "m":
-            out.append(("哪" + pairs[i + 1][0], "r"))  # 哪|几所: which ones, a list
+            out.append(("哪" + pairs[i + 1][0], "r"))  # 哪|几栋: which ones, a list
             i += 2
         elif out and _INTERROGATIVES.get(out[-1][0]) == "time" and _DATE_WORD.fullmatch(pairs[i][0]):
-            out[-1] = (out[-1][0] + pairs[i][0], "r")  # 几月|几日: one date, asked to the day
+            out[-1] = (out[-1][0] + pairs[i][0], "r")  # 哪月|哪天: one date, asked to the day
             i += 1
         elif _asks_degree(pairs, i):
             out.append((pairs[i][0] + pairs[i + 1][0], _DEGREE_FLAG))
@@ -269,7 +269,7 @@ class _Asked(NamedTuple):
 
 
 def _run_head(tokens: list[_Token], i: int) -> int:
-    """The position of the last noun of the noun run that starts at ``i`` (高品质|养老|床位 → 床位;
+    """The position of the last noun of the noun run that starts at ``i`` (纯电|通勤|客车 → 客车;
     jieba tags some nouns inside a compound as names or verbal nouns)."""
     head = i
     for j in range(i + 1, len(tokens)):
@@ -327,19 +327,19 @@ def _asked(tokens: list[_Token], unit: str = "") -> _Asked:
             if kind == "time":
                 return _Asked(kind, event=_event(tokens, i, at))
             if kind == "number":
-                return _Asked(kind, (tokens[_run_head(tokens, i)].word,))  # 多少张|高品质|养老|床位: the beds are counted
-            category = t.word if i == after[0] and kind in ("thing", "name") else ""  # 什么|职务: a kind of thing
-            # 哪家|医院 asks for a member named as such (某某医院); 哪家|企业 may be named 某某集团
+                return _Asked(kind, (tokens[_run_head(tokens, i)].word,))  # 多少辆|纯电|通勤|客车: the buses are counted
+            category = t.word if i == after[0] and kind in ("thing", "name") else ""  # 什么|头衔: a kind of thing
+            # 哪家|剧院 asks for a member named as such (某某剧院); 哪家|企业 may be named 某某集团
             named_as = kind == "name" or kind == "organisation" and i == after[0] and not t.word.endswith(_ORGANISATION_NOUNS)
             return _Asked(kind, (t.word,), which=t.word if named_as and which else "", category=category)
         if kind == "number" and i == after[0] and t.flag == "nz" and len(t.word) >= 2:
-            return _Asked(kind, (t.word,))  # 多少|锌锭: jieba tags some products as proper names
+            return _Asked(kind, (t.word,))  # 多少|铜锭: jieba tags some products as proper names
         if kind == "number" and t.word == "的" and i + 1 < len(tokens) and _is_focus(tokens[i + 1]):
-            return _Asked(kind, (tokens[_run_head(tokens, i + 1)].word,))  # 多少钱|的|价格: the noun it qualifies
+            return _Asked(kind, (tokens[_run_head(tokens, i + 1)].word,))  # 多少钱|的|租金: the noun it qualifies
         if kind == "time" and t.flag == "v" and len(t.word) >= 2 and t.word not in _NOT_CONTENT:
             return _Asked(kind, event=_event(tokens, i, at))  # 哪一年落成: the date of that event is asked
         if kind == "time" and t.flag == "v":
-            continue  # 哪一年|去|某地|参加: a one-character verb of motion leads to the event
+            continue  # 哪年|去|某地|筹办: a one-character verb of motion leads to the event
         if kind == "number" and t.flag.startswith("v"):
             continue  # 多少|参会|代表: the counted noun comes after its verb
         if kind == "person" and t.flag == "v" and len(t.word) >= 2 and t.word not in _NOT_CONTENT | L.ROLE_VERBS:
@@ -378,7 +378,7 @@ def _asks_holder(tokens: list[_Token], focus: tuple[str, ...]) -> bool:
         return False
     before = at - 2 >= 0 and tokens[at - 1].word in L.COPULAS and tokens[at - 2]
     after = at + 1 < len(tokens) and tokens[at + 1].word in L.COPULAS and _clause_end(tokens, at + 2)
-    # 某厂厂长|由|谁|担任: the office before, the verb of holding it after
+    # 某厂厂长|由|谁|兼任: the office before, the verb of holding it after
     held = at + 1 < len(tokens) and tokens[at + 1].word in L.ROLE_VERBS and _clause_end(tokens, at + 1) is tokens[at + 1]
     return any(t and t.word == focus[0] for t in (before, after)) or held and any(t.word == focus[0] for t in tokens[max(0, at - 2) : at])
 
@@ -398,7 +398,7 @@ _DATE_UNITS = {"天": "日", "日": "日", "号": "日", "月": "月", "年": "�
 
 
 def _asked_date_unit(tokens: list[_Token]) -> str:
-    """日, 月 or 年 for a when-question word ending in one (哪一天, 几月, 哪年), else ""."""
+    """日, 月 or 年 for a when-question word ending in one (…天, …月, …年), else ""."""
     word = next((t.word for t in tokens if t.asks == "time"), "")
     return _DATE_UNITS.get(word[-1:], "")
 
@@ -502,7 +502,7 @@ def _owner(before: list[_Token]) -> str:
     for k in range(len(before) - 2, -1, -1):
         t = before[k]
         if words and t.flag.startswith("r"):
-            return ""  # 该|机构|的: a demonstrative refers back to what the question named before
+            return ""  # 该|银行|的: a demonstrative refers back to what the question named before
         heads_compound = t.flag == "v" and words and len(words[-1]) == 1  # 熔铸|厂: a verb before a one-character head
         if _ends_clause(t) or t.flag.startswith(("uj", "p", "v", "c")) and not t.flag.startswith("vn") and not heads_compound:
             break  # 甲集团|和|乙集团|的 董事长: the owner nearest the focus
