@@ -347,7 +347,7 @@ def _list_items(candidates: Sequence[Scored], best: Scored) -> list[Scored]:
     enumerated sentences (一是…) or, failing those, its short sentences opening with a verb
     (加强组织领导，落实责任。开展隐患治理，…), the way news reports print measures as headings.
     Two at least, or none."""
-    same = sorted((x for x in candidates if x.sentence.passage == best.sentence.passage), key=lambda x: x.sentence.start)
+    same = _in_passage_order(candidates, best)
     enumerated = [x for x in same if _ENUMERATED.match(x.sentence.text.strip())]
     if len(enumerated) >= 2:
         return enumerated
@@ -359,9 +359,13 @@ def _members_named(question: QuestionProfile, candidates: Sequence[Scored], best
     """For a question asking for several people or places (各自是谁, 哪些国家), the sentences of
     the best sentence's passage that each name one the question does not, in passage order:
     a report introduces the members one sentence each. Two at least, or none."""
-    same = sorted((x for x in candidates if x.sentence.passage == best.sentence.passage), key=lambda x: x.sentence.start)
-    named = [x for x in same if holds_answer(question.members, x.sentence.text, question.text)]
+    named = [x for x in _in_passage_order(candidates, best) if holds_answer(question.members, x.sentence.text, question.text)]
     return named if len(named) >= 2 else []
+
+
+def _in_passage_order(candidates: Sequence[Scored], best: Scored) -> list[Scored]:
+    """The candidates of ``best``'s passage, in the order the passage prints them."""
+    return sorted((x for x in candidates if x.sentence.passage == best.sentence.passage), key=lambda x: x.sentence.start)
 
 
 def _opens_with_verb(text: str) -> bool:

@@ -12,7 +12,7 @@ import jieba.posseg
 
 from rag.text import lexicon as L
 from rag.text.chars import CJK
-from rag.text.features import YEAR, normalize
+from rag.text.features import NUMBER, YEAR, normalize
 from rag.text.question import found, near
 from rag.text.sentences import FACT_CLAUSE_END, clause_spans
 
@@ -23,7 +23,6 @@ QUANTITY = re.compile(f"{_NUMERAL}\\s*(?:多|余)?\\s*(?:[万亿千百]\\s*(?:�
 _ARTICLE = re.compile(r"^一\s*(?!万|千|百|亿)\D$")  # 一个, 一项: "a", not a count
 _YEAR_ONLY = re.compile(r"^(?:19|20)\d{2}\s*年$")
 DATE = re.compile(r"(?:19|20)\d{2}年(?:\d{1,2}月)?(?:\d{1,2}日)?|\d{1,2}月\d{1,2}日|\d{1,2}月(?:上|中|下)旬|[一二三四五六七八九十]+月")
-_ORGANISATION_ENDINGS = tuple(L.words("interrogatives", "organisation_nouns"))
 
 
 # jieba's tags of names: people, places, organisations, other proper names, abbreviations (太钢)
@@ -72,7 +71,7 @@ def holds_answer(kind: str | None, sentence: str, question: str, unit: str = "")
             continue
         if flag.startswith(wanted):
             return True
-        if kind == "organisation" and word.endswith(_ORGANISATION_ENDINGS) and len(word) > 3:
+        if kind == "organisation" and word.endswith(L.ORGANISATION_NOUNS) and len(word) > 3:
             return True
     return False
 
@@ -85,15 +84,12 @@ def _not_dateline(sentence: str, date: re.Match) -> bool:
     return not _DATELINE_END.match(sentence, date.end())
 
 
-_DIGITS = re.compile(r"\d+(?:\.\d+)?")
-
-
 def stated_facts(sentence: str) -> list[str]:
     """The facts a sentence states, as they must appear in its source: its numbers and the
     names of people, places and organisations in it (normalised)."""
     text = normalize(sentence)
     names = [normalize(w) for w, flag in tagged(sentence) if flag.startswith(("nr", "ns", "nt")) and len(w.strip()) >= 2]
-    return _DIGITS.findall(text) + names
+    return NUMBER.findall(text) + names
 
 
 def same_measure(asked: str, stated: str) -> bool:

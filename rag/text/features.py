@@ -12,6 +12,8 @@ from rag.text.chars import COMPARED_RUN
 
 # a four-digit year: 2025年, 2025 年, 2025—2030
 YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+# a number as written in digits: 83, 0.01, 30.77
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 # The same passage sentences are compared with every question, so both forms are cached.
 CACHED_TEXTS = 1 << 16

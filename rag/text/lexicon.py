@@ -48,6 +48,7 @@ ASPECT_VERBS = words("aspect_verbs")
 COPULAS = words("copulas")
 ROLE_VERBS = words("role_verbs")
 NAMING_VERBS = words("interrogatives", "naming_verbs")
+ORGANISATION_NOUNS = tuple(sorted(words("interrogatives", "organisation_nouns")))  # a tuple: str.endswith takes one
 PHOTO_CREDIT_WORDS = words("news_style", "photo_credit")
 BYLINE_WORDS = words("news_style", "byline")
 VENUE_VERBS = words("news_style", "venue_verbs")

@@ -21,14 +21,13 @@ import jieba.posseg
 
 from rag.text import lexicon as L
 from rag.text.chars import CJK
-from rag.text.features import YEAR, normalize
+from rag.text.features import NUMBER, YEAR, normalize
 
 jieba.setLogLevel(logging.WARNING)
 
 # Answer types that ask for one fact of a kind a sentence either holds or does not.
 TYPED_ANSWERS = ("person", "time", "number", "place", "organisation", "name")
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _LETTER = re.compile(f"[{CJK}A-Za-z]")
 _ENTITY_FLAGS = ("nr", "ns", "nt", "nz", "eng", "j")
 _INTERROGATIVES = L.interrogatives()
@@ -83,14 +82,14 @@ def profile(question: str) -> QuestionProfile:
     """Analyse a question (cached: the chain, the answerer and the refusal check share it)."""
     text = question.strip()
     years = tuple(dict.fromkeys(YEAR.findall(normalize(text))))
-    numbers = tuple(n for n in dict.fromkeys(_NUMBER.findall(normalize(text))) if n not in years)
+    numbers = tuple(n for n in dict.fromkeys(NUMBER.findall(normalize(text))) if n not in years)
     tokens = [_token(word, flag) for word, flag in _joined_question_words(jieba.posseg.cut(text))]
     runs = _content_runs(tokens)
     terms: list[str] = []
     entities: list[str] = []
     for run in runs:
         for token in run:
-            if len(token.word) >= 2 and _has_letters(token.word) and not _NUMBER.fullmatch(token.word):
+            if len(token.word) >= 2 and _has_letters(token.word) and not NUMBER.fullmatch(token.word):
                 terms.append(token.word)
                 if token.flag.startswith(_ENTITY_FLAGS) and not token.word.endswith(tuple(L.GENERIC_NOUNS)):
                     entities.append(token.word)
@@ -163,8 +162,6 @@ def _joined_question_words(pairs) -> list[tuple[str, str]]:
             i += 1
     return out
 
-
-_ORGANISATION_NOUNS = tuple(L.words("interrogatives", "organisation_nouns"))
 
 # A question word for a finer part of a date (几日, 哪天), following one for a coarser part (几月)
 _DATE_WORD = re.compile("[几哪][一]?[月日号天]")
@@ -330,7 +327,7 @@ def _asked(tokens: list[_Token], unit: str = "") -> _Asked:
                 return _Asked(kind, (tokens[_run_head(tokens, i)].word,))  # 多少辆|纯电|通勤|客车: the buses are counted
             category = t.word if i == after[0] and kind in ("thing", "name") else ""  # 什么|头衔: a kind of thing
             # 哪家|剧院 asks for a member named as such (某某剧院); 哪家|企业 may be named 某某集团
-            named_as = kind == "name" or kind == "organisation" and i == after[0] and not t.word.endswith(_ORGANISATION_NOUNS)
+            named_as = kind == "name" or kind == "organisation" and i == after[0] and not t.word.endswith(L.ORGANISATION_NOUNS)
             return _Asked(kind, (t.word,), which=t.word if named_as and which else "", category=category)
         if kind == "number" and i == after[0] and t.flag == "nz" and len(t.word) >= 2:
             return _Asked(kind, (t.word,))  # 多少|铜锭: jieba tags some products as proper names
