@@ -150,8 +150,10 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
         pieces = _clauses(sentence)
     # with no focus (某馆|修缮|屋顶|花了|多少钱), the quantity's clause must say something the question asks about
     topic = () if question.focus else question.terms
-    # who did it (某会|是|谁|主持|的): the sentence names the deed (主持会议), not always the thing
-    focus = () if question.answer_type == "person" and question.event else question.focus
+    # who did it (某会|是|谁|主持|的): the sentence names the deed (主持会议), not always the thing;
+    # an attribute measured in units of its own (年龄, 身高) is named by the quantity (48岁)
+    measured = bool(question.focus) and question.unit == question.focus[0]
+    focus = () if question.answer_type == "person" and question.event or measured else question.focus
     return any(
         (not focus or near(focus[0], text, common))
         and (question.answer_type not in CLAUSE_TYPES or not topic or any(found(t, text) for t in topic))

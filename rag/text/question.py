@@ -439,7 +439,9 @@ def _phrase_head(before: list[_Token]) -> tuple[tuple[str, ...], int]:
     starts, and the index where that phrase starts.
 
     The phrase ends at a clause break, or at 的 once it holds a content word: in
-    冷链货车的最大载重是多少 the focus is 载重, never 冷链 from the phrase before 的.
+    冷链货车的最大载重是多少 the focus is 载重, never 冷链 from the phrase before 的. It
+    also ends at a person's name met before any noun: the question asks what that person
+    did, and a noun before the name is the name's title.
     """
     focus: list[str] = []
     passed_content = False
@@ -447,6 +449,8 @@ def _phrase_head(before: list[_Token]) -> tuple[tuple[str, ...], int]:
         t = before[i]
         if _ends_clause(t) or focus and not _is_focus(t) or t.flag.startswith("uj") and passed_content:
             return _subject_or(tuple(focus), i + 1, before)
+        if not focus and t.flag.startswith("nr") and len(t.word) >= 2 and i and before[i - 1].flag == "n":
+            return (), i + 1  # 某厂|司机|张三|每天|几点…: a noun before a person's name is the name's title
         if _is_focus(t):
             focus.append(t.word)
             if len(focus) == 2:

@@ -185,3 +185,17 @@ def test_a_noun_sharing_a_character_with_the_event_verb_names_no_event():
     assert not answers(asked, "华岳公司工会主任李红自2013年起就加入扶贫工作。")
     assert answers(asked, "2013年，李红开始担任华岳公司工会主任。")
     assert answers(profile("华岳大桥是哪一年落成的？"), "华岳大桥于1998年建成通车。")  # a near verb
+
+
+def test_an_attribute_measured_in_its_own_units_is_named_by_the_quantity():
+    # 身高 and 比例 are rarely written out: 1.85米 says the height, 4.5%的股份 the share
+    assert answers(profile("星海队中锋赵亮的身高是多少？"), "星海队中锋赵亮身高1.85米，是队中最高的球员。")
+    assert answers(profile("华岳集团持有星海公司多大比例的股份？"), "华岳集团将持有星海公司约4.5%的股份。")
+    assert not answers(profile("华岳集团持有星海公司多大比例的股份？"), "华岳集团向星海公司增资3亿元。")
+
+
+def test_a_noun_before_a_persons_name_is_the_title_not_the_asked_attribute():
+    # 某厂|司机|王强|每天|几点: when he sets out is asked, not anything about 司机
+    asked = profile("华岳厂司机王强每天几点出车？")
+    assert asked.focus == ()
+    assert answers(asked, "为了准时送货，他每天早上5点就出车。")
