@@ -158,8 +158,9 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
         (not focus or near(focus[0], text, common))
         and (question.answer_type not in CLAUSE_TYPES or not topic or any(found(t, text) for t in topic))
         and (not question.event or _tells_event(question.event, text, common, deed=question.answer_type == "person"))
-        and (not question.which or names_member(question.which, piece, question.text))
-        and holds_answer(question.answer_type, piece, question.text, question.unit or question.date_unit)
+        # 哪家|选矿厂: a member named as such (某某选矿厂) is the name asked for, whatever jieba tags it
+        and (names_member(question.which, piece, question.text) if question.which
+             else holds_answer(question.answer_type, piece, question.text, question.unit or question.date_unit))
         for piece, text in ((piece, normalize(piece)) for piece in pieces)
     )
 

@@ -199,3 +199,10 @@ def test_a_noun_before_a_persons_name_is_the_title_not_the_asked_attribute():
     asked = profile("华岳厂司机王强每天几点出车？")
     assert asked.focus == ()
     assert answers(asked, "为了准时送货，他每天早上5点就出车。")
+
+
+def test_a_member_named_as_such_is_the_organisation_asked_for():
+    # jieba tags 星海|洗煤厂 as a place and a noun, no organisation: 某某洗煤厂 still names one
+    asked = profile("赵刚刚参加工作时在哪家洗煤厂当技术员？")
+    assert answers(asked, "刚参加工作时，赵刚在星海洗煤厂任技术员。")
+    assert not answers(asked, "刚参加工作时，赵刚在洗煤厂任技术员。")
