@@ -475,7 +475,13 @@ class ExtractiveGenerator:
         relevant = [x.sentence.text for x in selection.relevant]
         if selection.direct is not None and selection.direct.sentence.text not in relevant:
             relevant.append(selection.direct.sentence.text)  # a credit line found further down
-        passage_text = {r.rank: r.chunk.text for r in contexts}
+        # a passage is read with its headline and the other retrieved passages of its article:
+        # a story names its subject in full once, often in the headline or the first passage
+        article_text: dict[tuple[str, int], str] = {}
+        for r in contexts:
+            key = (r.chunk.source, r.chunk.article_index)
+            article_text[key] = article_text.get(key, r.chunk.title or "") + "\n" + r.chunk.text
+        passage_text = {r.rank: article_text[(r.chunk.source, r.chunk.article_index)] for r in contexts}
         passage_of = {x.sentence.text: passage_text.get(x.sentence.passage, "") for x in selection.candidates}
         evidence = refusal_check.assess(
             profile(question), contexts, relevant, selection.best_lexical, selection.best_cosine, selection.min_cosine,

@@ -26,7 +26,7 @@ from typing import Mapping, Sequence
 
 from rag.records import SearchResult
 from rag.text.answer_type import (
-    NAME_FLAGS, another_ordinal, another_year, credits_person, deputy_only, holds_answer, names_another_work, names_holder, names_member,
+    NAME_FLAGS, another_grade, another_ordinal, another_year, credits_person, deputy_only, holds_answer, names_another_work, names_holder, names_member,
     owned_by_another, tagged,
 )
 from rag.text.features import normalize
@@ -133,6 +133,9 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
         return holds_answer(question.answer_type, sentence, question.text)
     if question.owner and passage and not mentions(question.owner, normalize(passage)):
         return False  # the passage is another organisation's story
+    named = [e for e in question.entities if len(e) >= 3]  # jieba mis-tags two-character fragments as names
+    if passage and named and not any(found(e, normalize(passage)) or abbreviates(e, passage) for e in named):
+        return False  # the passage names none of the people, places or organisations asked about
     if question.focus and owned_by_another(question.owner, question.focus[0], sentence):
         return False  # the asked attribute, but of another organisation
     if question.focus and deputy_only(question.focus[0], sentence, question.text):
@@ -143,6 +146,8 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
         return False  # a 2024 figure when 2023 is asked
     if another_ordinal(question.text, sentence):
         return False  # the first round when the second is asked
+    if another_grade(question.text, sentence):
+        return False  # a 国家级 figure when the 省级 one is asked
     if names_another_work(question.text, sentence):
         return False  # the running time of another film than the asked one
     pieces = [sentence]

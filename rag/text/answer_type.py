@@ -237,6 +237,23 @@ def another_year(asked_years: tuple[str, ...], sentence: str) -> bool:
     return bool(stated) and not stated & set(asked_years)
 
 
+# Parts of speech of a word naming a grade or a period: distinguishing words (省级, 国家级,
+# 大型) and numerals fused with their classifier (二季度, 三期)
+_GRADE_FLAGS = ("b", "mq")
+
+
+def another_grade(question: str, sentence: str) -> bool:
+    """Whether the question names a grade or period (省级, 二季度) the sentence does not, and the
+    sentence names a sibling of it instead (国家级, 一季度: another word of the same kind
+    ending in the same character): the fact it gives is of another grade."""
+    asked = [w for w, flag in tagged(question) if flag in _GRADE_FLAGS and len(w) >= 2]
+    if not asked:
+        return False
+    text = normalize(sentence)
+    stated = [w for w, flag in tagged(sentence) if flag in _GRADE_FLAGS and len(w) >= 2]
+    return any(a not in text and any(w != a and w[-1] == a[-1] for w in stated) for a in asked)
+
+
 # An ordinal and what it counts: 第五期, 第3批, 首批 (首 is 第一)
 _ORDINAL = re.compile(r"(第[一二三四五六七八九十\d]+|首)(轮|届|次|期|批|季|阶段)")
 

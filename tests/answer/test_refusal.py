@@ -206,3 +206,10 @@ def test_a_member_named_as_such_is_the_organisation_asked_for():
     asked = profile("赵刚刚参加工作时在哪家洗煤厂当技术员？")
     assert answers(asked, "刚参加工作时，赵刚在星海洗煤厂任技术员。")
     assert not answers(asked, "刚参加工作时，赵刚在洗煤厂任技术员。")
+
+
+def test_a_passage_naming_none_of_the_asked_names_is_another_story():
+    asked = profile("华岳省累计建成了多少所绿色学校？")
+    sentence = "星海市累计建成绿色学校35所。"
+    assert not answers(asked, sentence, passage="星海市教育局介绍，" + sentence)
+    assert answers(asked, sentence, passage="华岳省教育厅通报各市进展。" + sentence)

@@ -160,3 +160,10 @@ def test_a_datelines_date_is_the_reports_not_the_events():
     assert not holds_answer("time", "新华社北京8月11日电 该产品将于近期上市。", "该产品哪一天上市？", "日")
     assert not holds_answer("time", "IT之家 8 月 11 日消息，该产品将于近期上市。", "该产品哪一天上市？", "日")
     assert holds_answer("time", "该产品将于8月18日上市。", "该产品哪一天上市？", "日")
+
+
+def test_a_fact_of_a_sibling_grade_is_another_grade():
+    from rag.text.answer_type import another_grade
+    assert another_grade("星海市有多少所省级示范学校？", "星海市共有国家级示范学校12所。")
+    assert not another_grade("星海市有多少所省级示范学校？", "星海市共有省级示范学校30所、国家级示范学校12所。")
+    assert not another_grade("星海市有多少所示范学校？", "星海市共有国家级示范学校12所。")
