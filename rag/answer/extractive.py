@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -225,8 +225,9 @@ class ExtractiveAnswerer:
             return Selection([], [])
         q = profile(question)
         relevant = _with_continuations(candidates, RELEVANT, q.focus)
-        direct = _direct_answer(q, relevant, self.common) or _credit_line(q, candidates, self.common)
-        parts = [] if direct else _part_answers(question, relevant, self.common)
+        articles = article_texts(contexts)
+        direct = _direct_answer(q, relevant, self.common, articles) or _credit_line(q, candidates, self.common)
+        parts = [] if direct else _part_answers(question, relevant, self.common, articles)
         best = direct or (parts[0] if parts else candidates[0])
         threshold = candidates[0].score * (KEEP_RATIO_FACT if q.wants_fact else KEEP_RATIO)
         chosen: list[Scored] = [best]
@@ -403,15 +404,35 @@ def _with_continuations(candidates: Sequence[Scored], count: int, focus: tuple[s
     return best
 
 
-def _direct_answer(question: QuestionProfile, candidates: Sequence[Scored], common: frozenset[str] = frozenset()) -> Scored | None:
+def _direct_answer(
+    question: QuestionProfile, candidates: Sequence[Scored], common: frozenset[str] = frozenset(), articles: Mapping[int, str] | None = None
+) -> Scored | None:
     """The best candidate that covers the question's focus with a fact of the asked type (who /
-    when / how many / where / which organisation), or None for other questions."""
+    when / how many / where / which organisation), or None for other questions. ``articles``
+    maps a passage's rank to its article's text (``article_texts``): a sentence of another
+    story than the asked one does not answer."""
     if not question.wants_fact:
         return None
-    return next((x for x in candidates if refusal_check.answers(question, x.sentence.text, common)), None)
+    articles = articles or {}
+    return next(
+        (x for x in candidates if refusal_check.answers(question, x.sentence.text, common, articles.get(x.sentence.passage, ""))), None
+    )
 
 
-def _part_answers(question: str, candidates: Sequence[Scored], common: frozenset[str] = frozenset()) -> list[Scored]:
+def article_texts(contexts: Sequence[SearchResult]) -> dict[int, str]:
+    """Each passage's rank → its article as retrieved: the headline and every retrieved passage
+    of the same story. A story names its subject in full once, often in the headline or the
+    first passage, and refers to it by a short name or 该公司 after."""
+    articles: dict[tuple[str, int], str] = {}
+    for r in contexts:
+        key = (r.chunk.source, r.chunk.article_index)
+        articles[key] = articles.get(key, r.chunk.title or "") + "\n" + r.chunk.text
+    return {r.rank: articles[(r.chunk.source, r.chunk.article_index)] for r in contexts}
+
+
+def _part_answers(
+    question: str, candidates: Sequence[Scored], common: frozenset[str] = frozenset(), articles: Mapping[int, str] | None = None
+) -> list[Scored]:
     """For a question in several parts (新馆占地多大？总投资几何？), the best candidate
     answering each part that asks one typed fact, in the question's order, each once."""
     if profile(question).questions_asked < 2:
@@ -419,7 +440,7 @@ def _part_answers(question: str, candidates: Sequence[Scored], common: frozenset
     found: list[Scored] = []
     for part in re.split(r"[？?；;，,]", question):
         asked = profile(part)
-        x = _direct_answer(asked, candidates, common) if asked.questions_asked == 1 else None
+        x = _direct_answer(asked, candidates, common, articles) if asked.questions_asked == 1 else None
         if x is not None and x not in found:
             found.append(x)
     return found
@@ -475,13 +496,7 @@ class ExtractiveGenerator:
         relevant = [x.sentence.text for x in selection.relevant]
         if selection.direct is not None and selection.direct.sentence.text not in relevant:
             relevant.append(selection.direct.sentence.text)  # a credit line found further down
-        # a passage is read with its headline and the other retrieved passages of its article:
-        # a story names its subject in full once, often in the headline or the first passage
-        article_text: dict[tuple[str, int], str] = {}
-        for r in contexts:
-            key = (r.chunk.source, r.chunk.article_index)
-            article_text[key] = article_text.get(key, r.chunk.title or "") + "\n" + r.chunk.text
-        passage_text = {r.rank: article_text[(r.chunk.source, r.chunk.article_index)] for r in contexts}
+        passage_text = article_texts(contexts)
         passage_of = {x.sentence.text: passage_text.get(x.sentence.passage, "") for x in selection.candidates}
         evidence = refusal_check.assess(
             profile(question), contexts, relevant, selection.best_lexical, selection.best_cosine, selection.min_cosine,
