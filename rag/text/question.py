@@ -371,13 +371,18 @@ def _asks_holder(tokens: list[_Token], focus: tuple[str, ...]) -> bool:
     谁|是|某厂的厂长): the question asks who holds that role, not who did something
     (谁|主办|的) or which of a kind did it (哪位|作家|获奖)."""
     at = next((i for i, t in enumerate(tokens) if t.asks), None)
-    if at is None or tokens[at].asks != "person" or not focus:
+    if at is None or not focus:
         return False
+    # 某厂厂长|叫|什么(名字): the office, then the verb of naming
+    named = at >= 2 and tokens[at - 1].word in L.NAMING_VERBS and tokens[at - 2].word == focus[0]
+    if tokens[at].asks != "person":  # 什么|名字 asks a person's name as 谁 does
+        return named and at + 1 < len(tokens) and _TYPE_NOUNS.get(tokens[at + 1].word) == "person"
     before = at - 2 >= 0 and tokens[at - 1].word in L.COPULAS and tokens[at - 2]
     after = at + 1 < len(tokens) and tokens[at + 1].word in L.COPULAS and _clause_end(tokens, at + 2)
     # 某厂厂长|由|谁|兼任: the office before, the verb of holding it after
     held = at + 1 < len(tokens) and tokens[at + 1].word in L.ROLE_VERBS and _clause_end(tokens, at + 1) is tokens[at + 1]
-    return any(t and t.word == focus[0] for t in (before, after)) or held and any(t.word == focus[0] for t in tokens[max(0, at - 2) : at])
+    return any(t and t.word == focus[0] for t in (before, after)) or named \
+        or held and any(t.word == focus[0] for t in tokens[max(0, at - 2) : at])
 
 
 def _clause_end(tokens: list[_Token], start: int) -> _Token | None:

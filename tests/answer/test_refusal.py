@@ -213,3 +213,9 @@ def test_a_passage_naming_none_of_the_asked_names_is_another_story():
     sentence = "星海市累计建成绿色学校35所。"
     assert not answers(asked, sentence, passage="星海市教育局介绍，" + sentence)
     assert answers(asked, sentence, passage="华岳省教育厅通报各市进展。" + sentence)
+
+
+def test_a_holder_asked_by_name_must_be_named_with_the_office():
+    asked = profile("星海电厂的厂长叫什么名字？")
+    assert not answers(asked, "星海电厂召开职代会，为生产经营保驾护航。")
+    assert answers(asked, "星海电厂厂长张志明在会上作报告。")

@@ -187,3 +187,9 @@ def test_the_type_of_the_several_answers_a_question_asks_for():
     assert profile("宣讲团有哪几位成员？").members == "person"
     assert profile("宣讲团的团长是谁？").members == ""
     assert profile("凉山矿业党员都去了哪几所干部学院？").answer_type == "list"  # 哪|几所
+
+
+def test_an_office_followed_by_the_verb_of_naming_asks_its_holder():
+    assert profile("星海电厂的厂长叫什么名字？").role
+    assert profile("星海电厂的厂长叫什么名字？").focus == ("厂长",)
+    assert not profile("星海电厂开展的竞赛叫什么？").role
