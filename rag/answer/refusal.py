@@ -154,7 +154,8 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
     if question.answer_type in CLAUSE_TYPES:
         pieces = _clauses(sentence)
     # with no focus (某馆|修缮|屋顶|花了|多少钱), the quantity's clause must say something the question asks about
-    topic = () if question.focus else question.terms
+    # (a clause naming the asked year is about it: 2030年实现降碳16% for 到2030年降低多少)
+    topic = () if question.focus else question.terms + tuple(f"{year}年" for year in question.years)
     # who did it (某会|是|谁|主持|的): the sentence names the deed (主持会议), not always the thing;
     # an attribute measured in units of its own (年龄, 身高) is named by the quantity (48岁)
     measured = bool(question.focus) and question.unit == question.focus[0]

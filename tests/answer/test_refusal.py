@@ -219,3 +219,10 @@ def test_a_holder_asked_by_name_must_be_named_with_the_office():
     asked = profile("星海电厂的厂长叫什么名字？")
     assert not answers(asked, "星海电厂召开职代会，为生产经营保驾护航。")
     assert answers(asked, "星海电厂厂长张志明在会上作报告。")
+
+
+def test_a_clause_naming_the_asked_year_is_about_the_question():
+    # no focus (降低|多少): the quantity's clause must say something asked; the year does
+    asked = profile("按星海钢厂的规划，到2035年要把能耗降低多少？")
+    assert answers(asked, "规划提出，2030年实现节能10%、2035年实现节能18%。")
+    assert not answers(asked, "规划提出，2030年实现节能10%。")
