@@ -147,14 +147,14 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
     if another_ordinal(question.text, sentence):
         return False  # the first round when the second is asked
     if another_grade(question.text, sentence):
-        return False  # a 国家级 figure when the 省级 one is asked
+        return False  # a 中型 figure when the 大型 one is asked
     if names_another_work(question.text, sentence):
         return False  # the running time of another film than the asked one
     pieces = [sentence]
     if question.answer_type in CLAUSE_TYPES:
         pieces = _clauses(sentence)
     # with no focus (某馆|修缮|屋顶|花了|多少钱), the quantity's clause must say something the question asks about
-    # (a clause naming the asked year is about it: 2030年实现降碳16% for 到2030年降低多少)
+    # (a clause naming the asked year is about it: 2035年实现节能18% for 到2035年节能多少)
     topic = () if question.focus else question.terms + tuple(f"{year}年" for year in question.years)
     # who did it (某会|是|谁|主持|的): the sentence names the deed (主持会议), not always the thing;
     # an attribute measured in units of its own (年龄, 身高) is named by the quantity (48岁)
@@ -164,7 +164,7 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
         (not focus or near(focus[0], text, common))
         and (question.answer_type not in CLAUSE_TYPES or not topic or any(found(t, text) for t in topic))
         and (not question.event or _tells_event(question.event, text, common, deed=question.answer_type == "person"))
-        # 哪家|选矿厂: a member named as such (某某选矿厂) is the name asked for, whatever jieba tags it
+        # 哪家|洗煤厂: a member named as such (某某洗煤厂) is the name asked for, whatever jieba tags it
         and (names_member(question.which, piece, question.text) if question.which
              else holds_answer(question.answer_type, piece, question.text, question.unit or question.date_unit))
         for piece, text in ((piece, normalize(piece)) for piece in pieces)

@@ -237,14 +237,14 @@ def another_year(asked_years: tuple[str, ...], sentence: str) -> bool:
     return bool(stated) and not stated & set(asked_years)
 
 
-# Parts of speech of a word naming a grade or a period: distinguishing words (省级, 国家级,
-# 大型) and numerals fused with their classifier (二季度, 三期)
+# Parts of speech of a word naming a grade or a period: distinguishing words (大型, 中型,
+# 高级) and numerals fused with their classifier (三季度)
 _GRADE_FLAGS = ("b", "mq")
 
 
 def another_grade(question: str, sentence: str) -> bool:
-    """Whether the question names a grade or period (省级, 二季度) the sentence does not, and the
-    sentence names a sibling of it instead (国家级, 一季度: another word of the same kind
+    """Whether the question names a grade or period (大型) the sentence does not, and the
+    sentence names a sibling of it instead (中型: another word of the same kind
     ending in the same character): the fact it gives is of another grade."""
     asked = [w for w, flag in tagged(question) if flag in _GRADE_FLAGS and len(w) >= 2]
     if not asked:

@@ -164,6 +164,6 @@ def test_a_datelines_date_is_the_reports_not_the_events():
 
 def test_a_fact_of_a_sibling_grade_is_another_grade():
     from rag.text.answer_type import another_grade
-    assert another_grade("星海市有多少所省级示范学校？", "星海市共有国家级示范学校12所。")
-    assert not another_grade("星海市有多少所省级示范学校？", "星海市共有省级示范学校30所、国家级示范学校12所。")
-    assert not another_grade("星海市有多少所示范学校？", "星海市共有国家级示范学校12所。")
+    assert another_grade("星海市有多少家大型医院？", "星海市共有中型医院12家。")
+    assert not another_grade("星海市有多少家大型医院？", "星海市共有大型医院3家、中型医院12家。")
+    assert not another_grade("星海市有多少家医院？", "星海市共有中型医院12家。")
