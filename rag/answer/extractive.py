@@ -83,6 +83,7 @@ class Selection:
     relevant: list[Scored] = field(default_factory=list)  # what the direct answer and the refusal check look at
     direct: Scored | None = None  # the sentence holding the asked fact (a who / when / how-many question)
     direct_clause: str | None = None  # its answering clause, when the sentence is long
+    articles: dict[int, str] = field(default_factory=dict)  # each passage's rank → its article (``article_texts``)
 
 
 @dataclass
@@ -266,6 +267,7 @@ class ExtractiveAnswerer:
             relevant=relevant,
             direct=direct,
             direct_clause=clause,
+            articles=articles,
         )
 
     def render(self, selection: Selection) -> list[str]:
@@ -496,8 +498,7 @@ class ExtractiveGenerator:
         relevant = [x.sentence.text for x in selection.relevant]
         if selection.direct is not None and selection.direct.sentence.text not in relevant:
             relevant.append(selection.direct.sentence.text)  # a credit line found further down
-        passage_text = article_texts(contexts)
-        passage_of = {x.sentence.text: passage_text.get(x.sentence.passage, "") for x in selection.candidates}
+        passage_of = {x.sentence.text: selection.articles.get(x.sentence.passage, "") for x in selection.candidates}
         evidence = refusal_check.assess(
             profile(question), contexts, relevant, selection.best_lexical, selection.best_cosine, selection.min_cosine,
             self.answerer.common, passage_of,

@@ -102,9 +102,7 @@ def assess(
     evidence.missing_years = [y for y in question.years if y not in dated]
     evidence.missing_numbers = [n for n in question.numbers if n not in everything]
     # jieba mis-tags two-character fragments as names, so only longer names count here
-    evidence.missing_entities = [
-        e for e in question.entities if len(e) >= 3 and not found(e, everything) and not abbreviates(e, everything)
-    ]
+    evidence.missing_entities = [e for e in _long_names(question) if not _names(e, everything)]
     credited = any(credits(question, s) for s in relevant_sentences)
     if question.answer_type != "list" and not question.category and not credited:
         # a list question names a category (措施, 主张) whose items the papers name instead, and so
@@ -131,10 +129,11 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
     """
     if credits(question, sentence):
         return holds_answer(question.answer_type, sentence, question.text)
-    if question.owner and passage and not mentions(question.owner, normalize(passage)):
+    article = normalize(passage)
+    if question.owner and article and not mentions(question.owner, article):
         return False  # the passage is another organisation's story
-    named = [e for e in question.entities if len(e) >= 3]  # jieba mis-tags two-character fragments as names
-    if passage and named and not any(found(e, normalize(passage)) or abbreviates(e, passage) for e in named):
+    asked_names = _long_names(question)
+    if article and asked_names and not any(_names(e, article) for e in asked_names):
         return False  # the passage names none of the people, places or organisations asked about
     if question.focus and owned_by_another(question.owner, question.focus[0], sentence):
         return False  # the asked attribute, but of another organisation
@@ -169,6 +168,17 @@ def answers(question: QuestionProfile, sentence: str, common: frozenset[str] = f
              else holds_answer(question.answer_type, piece, question.text, question.unit or question.date_unit))
         for piece, text in ((piece, normalize(piece)) for piece in pieces)
     )
+
+
+def _long_names(question: QuestionProfile) -> list[str]:
+    """The question's names of three characters or more: jieba mis-tags two-character
+    fragments as names, so only the longer ones are looked for in the passages."""
+    return [e for e in question.entities if len(e) >= 3]
+
+
+def _names(name: str, normalized_text: str) -> bool:
+    """Whether the text names ``name`` in full or by an abbreviation of it."""
+    return found(name, normalized_text) or abbreviates(name, normalized_text)
 
 
 def _clauses(sentence: str) -> list[str]:
